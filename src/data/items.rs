@@ -1,0 +1,259 @@
+//! Reads item titles and genres: MovieLens `movies.csv`
+//! (`movieId,title,genres`), ml-1m `movies.dat` (`::`-separated) and
+//! ml-100k `u.item` (`|`-separated with 19 genre flags).
+//!
+//! Older MovieLens files are Latin-1, not UTF-8. A field that is not valid
+//! UTF-8 is decoded as Latin-1 and a warning names the line.
+
+use std::path::Path;
+
+use rustc_hash::FxHashMap;
+
+use crate::error::{Error, Result};
+
+/// Title and genres of one item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemInfo {
+    /// The title as written in the file.
+    pub title: String,
+    /// Genre names, in file order.
+    pub genres: Vec<String>,
+}
+
+/// Item titles keyed by item id, with warnings about lines that were
+/// decoded as Latin-1 or skipped.
+#[derive(Debug, Clone, Default)]
+pub struct ItemCatalog {
+    /// Title and genres by item id.
+    pub items: FxHashMap<String, ItemInfo>,
+    /// One message per line that needed attention.
+    pub warnings: Vec<String>,
+}
+
+/// Genre names of the 19 flags in ml-100k `u.item`, in column order.
+const ML100K_GENRES: [&str; 19] = [
+    "unknown",
+    "Action",
+    "Adventure",
+    "Animation",
+    "Children's",
+    "Comedy",
+    "Crime",
+    "Documentary",
+    "Drama",
+    "Fantasy",
+    "Film-Noir",
+    "Horror",
+    "Musical",
+    "Mystery",
+    "Romance",
+    "Sci-Fi",
+    "Thriller",
+    "War",
+    "Western",
+];
+
+impl ItemCatalog {
+    /// Reads an items file, detecting its layout from the first line.
+    ///
+    /// # Errors
+    ///
+    /// Fails when the file cannot be read or contains no item. A line with
+    /// too few fields is skipped with a warning.
+    pub fn load(path: impl AsRef<Path>) -> Result<ItemCatalog> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+        let first = bytes
+            .split(|&b| b == b'\n')
+            .find(|line| !line.trim_ascii().is_empty())
+            .unwrap_or_default();
+        let mut catalog = ItemCatalog::default();
+        if memchr::memmem::find(first, b"::").is_some() {
+            catalog.read_lines(bytes, path, b"::");
+        } else if first.contains(&b'|') {
+            catalog.read_lines(bytes, path, b"|");
+        } else {
+            catalog.read_csv(bytes, path)?;
+        }
+        if catalog.items.is_empty() {
+            return Err(Error::Empty {
+                path: path.to_path_buf(),
+                detail: "expected item lines of id, title and genres".into(),
+            });
+        }
+        Ok(catalog)
+    }
+
+    /// Title of `item`, if the file has it.
+    pub fn title(&self, item: &str) -> Option<&str> {
+        self.items.get(item).map(|info| info.title.as_str())
+    }
+
+    fn read_csv(&mut self, bytes: &[u8], path: &Path) -> Result<()> {
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(bytes);
+        let mut record = csv::ByteRecord::new();
+        let mut first = true;
+        loop {
+            match reader.read_byte_record(&mut record) {
+                Ok(true) => {}
+                Ok(false) => return Ok(()),
+                Err(error) => {
+                    return Err(Error::Row {
+                        path: path.to_path_buf(),
+                        line: error.position().map_or(0, |p| p.line()),
+                        message: error.to_string(),
+                    })
+                }
+            }
+            let line = record.position().map_or(0, |p| p.line());
+            let fields: Vec<&[u8]> = record.iter().collect();
+            if std::mem::take(&mut first) && is_items_header(&fields) {
+                continue;
+            }
+            let genres = fields.get(2).map_or(Vec::new(), |g| split_genres(g));
+            self.insert(&fields, genres, path, line);
+        }
+    }
+
+    fn read_lines(&mut self, bytes: &[u8], path: &Path, separator: &[u8]) {
+        for (number, line) in bytes.split(|&b| b == b'\n').enumerate() {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            if line.trim_ascii().is_empty() {
+                continue;
+            }
+            let mut fields = Vec::new();
+            let mut rest = line;
+            while let Some(at) = memchr::memmem::find(rest, separator) {
+                fields.push(&rest[..at]);
+                rest = &rest[at + separator.len()..];
+            }
+            fields.push(rest);
+            let genres = if separator == b"|" {
+                flagged_genres(&fields)
+            } else {
+                fields.get(2).map_or(Vec::new(), |g| split_genres(g))
+            };
+            if number == 0 && is_items_header(&fields) {
+                continue;
+            }
+            self.insert(&fields, genres, path, number as u64 + 1);
+        }
+    }
+
+    fn insert(
+        &mut self,
+        fields: &[&[u8]],
+        genres: Vec<String>,
+        path: &Path,
+        line: u64,
+    ) {
+        if fields.len() < 2 || fields[0].trim_ascii().is_empty() {
+            self.warnings.push(format!(
+                "{}:{line}: skipped: expected an item id and a title",
+                path.display()
+            ));
+            return;
+        }
+        let id = decode(fields[0].trim_ascii()).0;
+        let (title, latin1) = decode(fields[1].trim_ascii());
+        if latin1 {
+            self.warnings.push(format!(
+                "{}:{line}: title of item {id} is not UTF-8; read as Latin-1",
+                path.display()
+            ));
+        }
+        self.items.insert(id, ItemInfo { title, genres });
+    }
+}
+
+fn is_items_header(fields: &[&[u8]]) -> bool {
+    let first = String::from_utf8_lossy(fields[0]).to_ascii_lowercase();
+    matches!(
+        first.trim(),
+        "movieid" | "itemid" | "item_id" | "item" | "id" | "movie_id"
+    )
+}
+
+fn split_genres(field: &[u8]) -> Vec<String> {
+    let text = decode(field.trim_ascii()).0;
+    if text.is_empty() || text == "(no genres listed)" {
+        return Vec::new();
+    }
+    text.split('|').map(str::to_string).collect()
+}
+
+/// Reads the trailing 0/1 genre flags of an ml-100k `u.item` line.
+fn flagged_genres(fields: &[&[u8]]) -> Vec<String> {
+    if fields.len() < ML100K_GENRES.len() + 2 {
+        return Vec::new();
+    }
+    let flags = &fields[fields.len() - ML100K_GENRES.len()..];
+    flags
+        .iter()
+        .zip(ML100K_GENRES)
+        .filter(|(flag, _)| flag.trim_ascii() == b"1")
+        .map(|(_, name)| name.to_string())
+        .collect()
+}
+
+/// Decodes UTF-8, falling back to Latin-1; the flag tells which was used.
+fn decode(bytes: &[u8]) -> (String, bool) {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => (text.to_string(), false),
+        Err(_) => (bytes.iter().map(|&b| char::from(b)).collect(), true),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(bytes: &[u8]) -> ItemCatalog {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("items");
+        std::fs::write(&path, bytes).unwrap();
+        ItemCatalog::load(&path).unwrap()
+    }
+
+    #[test]
+    fn movies_csv_with_quotes() {
+        let catalog = load(
+            b"movieId,title,genres\n1,\"Orchard, The (2010)\",Drama\n\
+              2,\"Night of the \"\"Long\"\" Tide (1988)\",Action|War\n",
+        );
+        assert_eq!(catalog.title("1"), Some("Orchard, The (2010)"));
+        assert_eq!(
+            catalog.title("2"),
+            Some("Night of the \"Long\" Tide (1988)")
+        );
+        assert_eq!(catalog.items["2"].genres, vec!["Action", "War"]);
+        assert!(catalog.warnings.is_empty());
+    }
+
+    #[test]
+    fn latin1_dat_titles() {
+        let catalog = load(b"1::Caf\xe9 Lumi\xe8re (2001)::Drama\r\n");
+        assert_eq!(catalog.title("1"), Some("Café Lumière (2001)"));
+        assert_eq!(catalog.warnings.len(), 1);
+        assert!(catalog.warnings[0].contains(":1:"));
+    }
+
+    #[test]
+    fn ml100k_item_flags() {
+        let mut line = b"7|Twelve Monkeys (1995)|01-Jan-1995||http://x".to_vec();
+        for flag in 0..19 {
+            line.extend_from_slice(if flag == 8 || flag == 15 {
+                b"|1"
+            } else {
+                b"|0"
+            });
+        }
+        let catalog = load(&line);
+        assert_eq!(catalog.title("7"), Some("Twelve Monkeys (1995)"));
+        assert_eq!(catalog.items["7"].genres, vec!["Drama", "Sci-Fi"]);
+    }
+}

@@ -1,0 +1,296 @@
+//! Saves and loads models as safetensors files.
+//!
+//! A model file is a [safetensors](https://github.com/huggingface/safetensors)
+//! container, so any safetensors reader can load its arrays:
+//!
+//! | tensor | dtype | shape |
+//! |---|---|---|
+//! | `user_factors` | F32 | users x factors |
+//! | `item_factors` | F32 | items x factors |
+//! | `user_bias` | F32 | users |
+//! | `item_bias` | F32 | items |
+//! | `user_ids` | U8 | UTF-8 ids joined by `\n`, in row order |
+//! | `item_ids` | U8 | likewise for items |
+//! | `rated_indptr` | U64 | users + 1: CSR row pointers of training |
+//! | `rated_items` | U32 | training ratings: item index per rating |
+//!
+//! The header metadata holds `format` (`descent-model`), `format_version`,
+//! `global_mean`, `rating_min`, `rating_max`, `params` (the training
+//! settings as JSON) and `checksum`, a CRC-32 of the tensor bytes in the
+//! order of the table above.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::Path;
+
+use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+
+use crate::data::IdMap;
+use crate::error::{Error, Result};
+use crate::model::params::TrainParams;
+use crate::model::Model;
+
+const FORMAT: &str = "descent-model";
+const FORMAT_VERSION: &str = "1";
+
+/// Tensors in checksum order.
+const TENSORS: [&str; 8] = [
+    "user_factors",
+    "item_factors",
+    "user_bias",
+    "item_bias",
+    "user_ids",
+    "item_ids",
+    "rated_indptr",
+    "rated_items",
+];
+
+fn join_ids(ids: &IdMap, kind: &str) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    for (index, id) in ids.ids().enumerate() {
+        if id.contains('\n') {
+            return Err(Error::Invalid(format!(
+                "cannot save {kind} id {id:?}: ids must not contain a newline"
+            )));
+        }
+        if index > 0 {
+            out.push(b'\n');
+        }
+        out.extend_from_slice(id.as_bytes());
+    }
+    Ok(out)
+}
+
+/// Serializes `model` to the bytes of a model file.
+///
+/// # Errors
+///
+/// Fails when an id contains a newline.
+pub fn to_bytes(model: &Model) -> Result<Vec<u8>> {
+    let k = model.factors();
+    let users = model.users.len();
+    let items = model.items.len();
+    let indptr: Vec<u64> =
+        model.rated_indptr.iter().map(|&p| p as u64).collect();
+    let user_ids = join_ids(&model.users, "user")?;
+    let item_ids = join_ids(&model.items, "item")?;
+    let parts: [(Dtype, Vec<usize>, &[u8]); 8] = [
+        (Dtype::F32, vec![users, k], bytemuck::cast_slice(&model.user_factors)),
+        (Dtype::F32, vec![items, k], bytemuck::cast_slice(&model.item_factors)),
+        (Dtype::F32, vec![users], bytemuck::cast_slice(&model.user_bias)),
+        (Dtype::F32, vec![items], bytemuck::cast_slice(&model.item_bias)),
+        (Dtype::U8, vec![user_ids.len()], &user_ids),
+        (Dtype::U8, vec![item_ids.len()], &item_ids),
+        (Dtype::U64, vec![indptr.len()], bytemuck::cast_slice(&indptr)),
+        (
+            Dtype::U32,
+            vec![model.rated_items.len()],
+            bytemuck::cast_slice(&model.rated_items),
+        ),
+    ];
+    let mut hasher = crc32fast::Hasher::new();
+    let mut views = Vec::with_capacity(parts.len());
+    for (name, (dtype, shape, bytes)) in TENSORS.iter().zip(parts) {
+        hasher.update(bytes);
+        let view = TensorView::new(dtype, shape, bytes)
+            .expect("tensor shapes match their data");
+        views.push((*name, view));
+    }
+    let params = serde_json::to_string(&model.params)
+        .expect("training settings serialize to JSON");
+    let metadata = HashMap::from([
+        ("format".to_string(), FORMAT.to_string()),
+        ("format_version".to_string(), FORMAT_VERSION.to_string()),
+        ("global_mean".to_string(), model.global_mean.to_string()),
+        ("rating_min".to_string(), model.rating_range.0.to_string()),
+        ("rating_max".to_string(), model.rating_range.1.to_string()),
+        ("params".to_string(), params),
+        ("checksum".to_string(), format!("{:08x}", hasher.finalize())),
+        (
+            "created_by".to_string(),
+            format!("descent {}", env!("CARGO_PKG_VERSION")),
+        ),
+    ]);
+    safetensors::serialize(views, Some(metadata))
+        .map_err(|e| Error::Invalid(format!("cannot serialize model: {e}")))
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same folder
+/// and a rename, so a crash never leaves a partial file at `path`.
+///
+/// # Errors
+///
+/// Fails when `path` exists and `replace` is false, or on any I/O error.
+pub fn write_atomically(path: &Path, bytes: &[u8], replace: bool) -> Result<()> {
+    if !replace && path.exists() {
+        return Err(Error::AlreadyExists {
+            path: path.to_path_buf(),
+        });
+    }
+    let folder = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    let mut file = tempfile::Builder::new()
+        .prefix(".descent-")
+        .tempfile_in(folder)
+        .map_err(|e| Error::io(folder, e))?;
+    file.write_all(bytes).map_err(|e| Error::io(path, e))?;
+    file.as_file().sync_all().map_err(|e| Error::io(path, e))?;
+    let result = if replace {
+        file.persist(path).map(|_| ())
+    } else {
+        file.persist_noclobber(path).map(|_| ())
+    };
+    result.map_err(|e| {
+        if e.error.kind() == std::io::ErrorKind::AlreadyExists {
+            Error::AlreadyExists {
+                path: path.to_path_buf(),
+            }
+        } else {
+            Error::io(path, e.error)
+        }
+    })
+}
+
+/// Saves `model` to `path` atomically (see [`write_atomically`]).
+///
+/// # Errors
+///
+/// As [`to_bytes`] and [`write_atomically`].
+pub fn save(model: &Model, path: impl AsRef<Path>, replace: bool) -> Result<()> {
+    write_atomically(path.as_ref(), &to_bytes(model)?, replace)
+}
+
+/// Loads a model saved by [`save`].
+///
+/// # Errors
+///
+/// Fails with [`Error::Model`] when the file is not a safetensors file, is
+/// not a descent model, has another format version, is truncated, or its
+/// checksum does not match.
+pub fn load(path: impl AsRef<Path>) -> Result<Model> {
+    let path = path.as_ref();
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    from_bytes(&bytes, path)
+}
+
+/// Parses the bytes of a model file; `path` is used in messages.
+///
+/// # Errors
+///
+/// As [`load`].
+pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Model> {
+    let fail = |reason: String| Error::model(path, reason);
+    let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| {
+        fail(format!("not a safetensors file or truncated ({e})"))
+    })?;
+    let metadata = header.metadata().clone().unwrap_or_default();
+    let field = |name: &str| -> Result<&str> {
+        metadata
+            .get(name)
+            .map(String::as_str)
+            .ok_or_else(|| fail(format!("metadata has no {name:?}")))
+    };
+    if metadata.get("format").map(String::as_str) != Some(FORMAT) {
+        return Err(fail("a safetensors file, but not a descent model".into()));
+    }
+    let version = field("format_version")?;
+    if version != FORMAT_VERSION {
+        return Err(fail(format!(
+            "format version {version}; this build of descent reads \
+             version {FORMAT_VERSION}"
+        )));
+    }
+    let tensors = SafeTensors::deserialize(bytes)
+        .map_err(|e| fail(format!("damaged tensor data ({e})")))?;
+
+    let mut hasher = crc32fast::Hasher::new();
+    let mut data = HashMap::new();
+    for name in TENSORS {
+        let view = tensors
+            .tensor(name)
+            .map_err(|_| fail(format!("missing tensor {name:?}")))?;
+        hasher.update(view.data());
+        data.insert(name, view);
+    }
+    let checksum = format!("{:08x}", hasher.finalize());
+    if checksum != field("checksum")? {
+        return Err(fail(format!(
+            "checksum mismatch (stored {}, computed {checksum}): the file \
+             is damaged",
+            field("checksum")?
+        )));
+    }
+
+    let number = |name: &str| -> Result<f32> {
+        field(name)?
+            .parse()
+            .map_err(|_| fail(format!("metadata {name:?} is not a number")))
+    };
+    let params: TrainParams = serde_json::from_str(field("params")?)
+        .map_err(|e| fail(format!("metadata \"params\" is invalid ({e})")))?;
+    let ids = |name: &str| -> Result<IdMap> {
+        let bytes = data[name].data();
+        let text = std::str::from_utf8(bytes)
+            .map_err(|_| fail(format!("{name} is not UTF-8")))?;
+        let list: Vec<&str> = if text.is_empty() {
+            Vec::new()
+        } else {
+            text.split('\n').collect()
+        };
+        IdMap::from_ids(list)
+            .map_err(|id| fail(format!("{name} repeats the id {id:?}")))
+    };
+    let model = Model {
+        global_mean: number("global_mean")?,
+        rating_range: (number("rating_min")?, number("rating_max")?),
+        users: ids("user_ids")?,
+        items: ids("item_ids")?,
+        user_factors: bytemuck::pod_collect_to_vec(data["user_factors"].data()),
+        item_factors: bytemuck::pod_collect_to_vec(data["item_factors"].data()),
+        user_bias: bytemuck::pod_collect_to_vec(data["user_bias"].data()),
+        item_bias: bytemuck::pod_collect_to_vec(data["item_bias"].data()),
+        rated_indptr: bytemuck::pod_collect_to_vec::<u8, u64>(
+            data["rated_indptr"].data(),
+        )
+        .into_iter()
+        .map(|p| p as usize)
+        .collect(),
+        rated_items: bytemuck::pod_collect_to_vec(data["rated_items"].data()),
+        params,
+    };
+    check_shapes(&model).map_err(fail)?;
+    Ok(model)
+}
+
+/// Checks that the arrays of a loaded model agree with each other.
+fn check_shapes(model: &Model) -> std::result::Result<(), String> {
+    let k = model.params.factors;
+    let users = model.users.len();
+    let items = model.items.len();
+    let expectations = [
+        ("user_factors", model.user_factors.len(), users * k),
+        ("item_factors", model.item_factors.len(), items * k),
+        ("user_bias", model.user_bias.len(), users),
+        ("item_bias", model.item_bias.len(), items),
+        ("rated_indptr", model.rated_indptr.len(), users + 1),
+    ];
+    for (name, found, expected) in expectations {
+        if found != expected {
+            return Err(format!(
+                "{name} has {found} values, expected {expected}"
+            ));
+        }
+    }
+    let pointers = &model.rated_indptr;
+    let sorted = pointers.windows(2).all(|w| w[0] <= w[1]);
+    if pointers[0] != 0 || !sorted || pointers[users] != model.rated_items.len()
+    {
+        return Err("rated_indptr is not a valid row pointer array".into());
+    }
+    if model.rated_items.iter().any(|&item| item as usize >= items) {
+        return Err("rated_items refers to an item out of range".into());
+    }
+    Ok(())
+}

@@ -1,0 +1,156 @@
+//! The fit loop: epochs, a report per epoch to an observer, and the check
+//! that training stayed finite.
+
+use std::time::{Duration, Instant};
+
+use crate::data::{matrix, Ratings};
+use crate::error::{Error, Result};
+use crate::model::params::TrainParams;
+use crate::model::sgd::Engine;
+use crate::model::Model;
+
+/// Progress after one epoch.
+#[derive(Debug, Clone)]
+pub struct EpochReport {
+    /// Epoch just finished, counted from 1.
+    pub epoch: usize,
+    /// Epochs in the whole run.
+    pub epochs: usize,
+    /// RMSE of the errors seen during the epoch's pass, each taken just
+    /// before the update of its rating.
+    pub train_rmse: f64,
+    /// RMSE on the validation ratings after the epoch, with predictions
+    /// clipped to the training range; `None` without validation data.
+    pub validation_rmse: Option<f64>,
+    /// Step size used in the epoch.
+    pub learning_rate: f32,
+    /// Time since training started, set-up included.
+    pub elapsed: Duration,
+}
+
+/// Trains a model on `ratings` with `params`.
+///
+/// # Errors
+///
+/// Fails when a setting is invalid, when there are no ratings, or when
+/// training diverges (the loss or a factor becomes infinite or NaN).
+///
+/// # Example
+///
+/// ```
+/// use descent::{data::Ratings, fit, TrainParams};
+///
+/// let mut ratings = Ratings::default();
+/// for (user, item, value) in [("1", "a", 4.0), ("1", "b", 2.0), ("2", "a", 5.0)] {
+///     let user = ratings.users.intern(user);
+///     let item = ratings.items.intern(item);
+///     ratings.entries.push(descent::data::Rating { user, item, value });
+/// }
+/// let params = TrainParams { epochs: 5, ..TrainParams::default() };
+/// let model = fit(&ratings, &params).unwrap();
+/// assert!(model.predict("2", "b").value.is_finite());
+///
+/// let bad = TrainParams { learning_rate: -1.0, ..params };
+/// assert!(fit(&ratings, &bad).is_err());
+/// ```
+pub fn fit(ratings: &Ratings, params: &TrainParams) -> Result<Model> {
+    fit_with(ratings, params, None, &mut |_| {})
+}
+
+/// Trains like [`fit`], reporting each epoch to `observer` and measuring
+/// RMSE on `validation` after each epoch. Validation ratings of users or
+/// items absent from `ratings` are left out of that RMSE.
+///
+/// # Errors
+///
+/// As [`fit`].
+pub fn fit_with(
+    ratings: &Ratings,
+    params: &TrainParams,
+    validation: Option<&Ratings>,
+    observer: &mut (dyn FnMut(&EpochReport) + Send),
+) -> Result<Model> {
+    params.validate()?;
+    if ratings.is_empty() {
+        return Err(Error::Invalid("no ratings to train on".into()));
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(params.thread_count())
+        .build()
+        .map_err(|e| Error::Invalid(format!("cannot start threads: {e}")))?;
+    pool.install(|| train_in_pool(ratings, params, validation, observer))
+}
+
+fn train_in_pool(
+    ratings: &Ratings,
+    params: &TrainParams,
+    validation: Option<&Ratings>,
+    observer: &mut (dyn FnMut(&EpochReport) + Send),
+) -> Result<Model> {
+    let started = Instant::now();
+    let mut ratings = ratings.clone();
+    ratings.remove_duplicates();
+    let users = ratings.users.len();
+    let items = ratings.items.len();
+    let matrix = matrix::to_csr(&ratings.entries, users, items);
+    let global_mean = ratings.mean().expect("ratings are not empty") as f32;
+    let range = ratings.range().expect("ratings are not empty");
+    let held_out = validation.map(|v| known_triples(v, &ratings));
+
+    let mut engine = Engine::new(&matrix, global_mean, params);
+    let mut learning_rate = params.learning_rate;
+    for epoch in 1..=params.epochs {
+        let squared_error = engine.epoch(learning_rate, params);
+        let train_rmse = (squared_error / ratings.len() as f64).sqrt();
+        if !train_rmse.is_finite() || !engine.is_finite() {
+            return Err(Error::Diverged {
+                epoch,
+                what: "training loss",
+                value: train_rmse,
+                learning_rate: params.learning_rate,
+            });
+        }
+        let validation_rmse = held_out
+            .as_ref()
+            .filter(|triples| !triples.is_empty())
+            .map(|triples| engine.rmse(triples, range));
+        observer(&EpochReport {
+            epoch,
+            epochs: params.epochs,
+            train_rmse,
+            validation_rmse,
+            learning_rate,
+            elapsed: started.elapsed(),
+        });
+        learning_rate *= params.decay;
+    }
+
+    let trained = engine.finish();
+    Ok(Model {
+        params: params.clone(),
+        global_mean,
+        rating_range: range,
+        users: ratings.users,
+        items: ratings.items,
+        user_factors: trained.user_factors,
+        item_factors: trained.item_factors,
+        user_bias: trained.user_bias,
+        item_bias: trained.item_bias,
+        rated_indptr: matrix.indptr().raw_storage().to_vec(),
+        rated_items: matrix.indices().to_vec(),
+    })
+}
+
+/// Maps `validation` into the index space of `train`, dropping ratings of
+/// users or items that `train` does not have.
+fn known_triples(validation: &Ratings, train: &Ratings) -> Vec<(u32, u32, f32)> {
+    validation
+        .entries
+        .iter()
+        .filter_map(|r| {
+            let user = train.users.get(validation.users.id(r.user))?;
+            let item = train.items.get(validation.items.id(r.item))?;
+            Some((user, item, r.value))
+        })
+        .collect()
+}
