@@ -32,5 +32,5 @@ pub mod model;
 
 pub use error::{Error, Result};
 pub use model::params::TrainParams;
-pub use model::train::{fit, fit_with, EpochReport};
+pub use model::train::{fit, fit_with, EpochReport, Trainer};
 pub use model::Model;

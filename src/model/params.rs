@@ -11,22 +11,22 @@ use crate::error::{Error, Result};
 /// `BENCHMARKS.md`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainParams {
-    /// Length of each user and item factor vector. Default 64, at least 1.
+    /// Length of each user and item factor vector. Default 128, at least 1.
     pub factors: usize,
-    /// Passes over the training ratings. Default 40, at least 1.
+    /// Passes over the training ratings. Default 60, at least 1.
     pub epochs: usize,
-    /// SGD step size in the first epoch. Default 0.01, above 0.
+    /// SGD step size in the first epoch. Default 0.015, above 0.
     pub learning_rate: f32,
     /// Factor by which the step size shrinks after each epoch, so epoch
-    /// `e` (from 1) uses `learning_rate * decay^(e-1)`. Default 0.95,
+    /// `e` (from 1) uses `learning_rate * decay^(e-1)`. Default 0.98,
     /// in (0, 1].
     pub decay: f32,
-    /// L2 penalty on user and item factors. Default 0.05, at least 0.
+    /// L2 penalty on user and item factors. Default 0.1, at least 0.
     pub regularization: f32,
     /// L2 penalty on user and item biases. Default 0.01, at least 0.
     pub bias_regularization: f32,
     /// Standard deviation of the Gaussian that initial factors are drawn
-    /// from. Default 0.1, at least 0.
+    /// from. Default 0.02, at least 0.
     pub init_std: f32,
     /// Seed of every random choice: initial factors, the order of ratings
     /// within a block and the order of blocks. Default 42.
@@ -44,13 +44,13 @@ pub struct TrainParams {
 impl Default for TrainParams {
     fn default() -> Self {
         TrainParams {
-            factors: 64,
-            epochs: 40,
-            learning_rate: 0.01,
-            decay: 0.95,
-            regularization: 0.05,
+            factors: 128,
+            epochs: 60,
+            learning_rate: 0.015,
+            decay: 0.98,
+            regularization: 0.1,
             bias_regularization: 0.01,
-            init_std: 0.1,
+            init_std: 0.02,
             seed: 42,
             threads: 0,
             blocks: 0,
@@ -75,7 +75,11 @@ impl TrainParams {
     /// by its command-line option, and its value.
     pub fn validate(&self) -> Result<()> {
         if self.factors == 0 || self.factors > 4096 {
-            return Err(invalid("--factors", self.factors, "must be 1 to 4096"));
+            return Err(invalid(
+                "--factors",
+                self.factors,
+                "must be 1 to 4096",
+            ));
         }
         if self.epochs == 0 {
             return Err(invalid("--epochs", self.epochs, "must be at least 1"));
@@ -102,11 +106,19 @@ impl TrainParams {
         ];
         for (name, value) in penalties {
             if !(value.is_finite() && value >= 0.0) {
-                return Err(invalid(name, value, "must be a finite number >= 0"));
+                return Err(invalid(
+                    name,
+                    value,
+                    "must be a finite number >= 0",
+                ));
             }
         }
         if self.threads > 1024 {
-            return Err(invalid("--threads", self.threads, "must be 0 to 1024"));
+            return Err(invalid(
+                "--threads",
+                self.threads,
+                "must be 0 to 1024",
+            ));
         }
         if self.blocks > 1024 {
             return Err(invalid("--blocks", self.blocks, "must be 0 to 1024"));
@@ -146,7 +158,10 @@ mod tests {
     fn bad_values_name_option_and_value() {
         let cases: [(fn(&mut TrainParams), &str); 6] = [
             (|p| p.learning_rate = -0.01, "invalid --learning-rate -0.01"),
-            (|p| p.learning_rate = f32::NAN, "invalid --learning-rate NaN"),
+            (
+                |p| p.learning_rate = f32::NAN,
+                "invalid --learning-rate NaN",
+            ),
             (|p| p.factors = 0, "invalid --factors 0"),
             (|p| p.epochs = 0, "invalid --epochs 0"),
             (|p| p.decay = 1.5, "invalid --decay 1.5"),

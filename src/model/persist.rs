@@ -75,13 +75,33 @@ pub fn to_bytes(model: &Model) -> Result<Vec<u8>> {
     let user_ids = join_ids(&model.users, "user")?;
     let item_ids = join_ids(&model.items, "item")?;
     let parts: [(Dtype, Vec<usize>, &[u8]); 8] = [
-        (Dtype::F32, vec![users, k], bytemuck::cast_slice(&model.user_factors)),
-        (Dtype::F32, vec![items, k], bytemuck::cast_slice(&model.item_factors)),
-        (Dtype::F32, vec![users], bytemuck::cast_slice(&model.user_bias)),
-        (Dtype::F32, vec![items], bytemuck::cast_slice(&model.item_bias)),
+        (
+            Dtype::F32,
+            vec![users, k],
+            bytemuck::cast_slice(&model.user_factors),
+        ),
+        (
+            Dtype::F32,
+            vec![items, k],
+            bytemuck::cast_slice(&model.item_factors),
+        ),
+        (
+            Dtype::F32,
+            vec![users],
+            bytemuck::cast_slice(&model.user_bias),
+        ),
+        (
+            Dtype::F32,
+            vec![items],
+            bytemuck::cast_slice(&model.item_bias),
+        ),
         (Dtype::U8, vec![user_ids.len()], &user_ids),
         (Dtype::U8, vec![item_ids.len()], &item_ids),
-        (Dtype::U64, vec![indptr.len()], bytemuck::cast_slice(&indptr)),
+        (
+            Dtype::U64,
+            vec![indptr.len()],
+            bytemuck::cast_slice(&indptr),
+        ),
         (
             Dtype::U32,
             vec![model.rated_items.len()],
@@ -121,7 +141,11 @@ pub fn to_bytes(model: &Model) -> Result<Vec<u8>> {
 /// # Errors
 ///
 /// Fails when `path` exists and `replace` is false, or on any I/O error.
-pub fn write_atomically(path: &Path, bytes: &[u8], replace: bool) -> Result<()> {
+pub fn write_atomically(
+    path: &Path,
+    bytes: &[u8],
+    replace: bool,
+) -> Result<()> {
     if !replace && path.exists() {
         return Err(Error::AlreadyExists {
             path: path.to_path_buf(),
@@ -158,7 +182,11 @@ pub fn write_atomically(path: &Path, bytes: &[u8], replace: bool) -> Result<()> 
 /// # Errors
 ///
 /// As [`to_bytes`] and [`write_atomically`].
-pub fn save(model: &Model, path: impl AsRef<Path>, replace: bool) -> Result<()> {
+pub fn save(
+    model: &Model,
+    path: impl AsRef<Path>,
+    replace: bool,
+) -> Result<()> {
     write_atomically(path.as_ref(), &to_bytes(model)?, replace)
 }
 

@@ -160,7 +160,11 @@ pub(crate) struct Trained {
 
 impl Engine {
     /// Lays out `matrix` in blocks and draws the initial factors.
-    pub fn new(matrix: &RatingMatrix, global_mean: f32, params: &TrainParams) -> Engine {
+    pub fn new(
+        matrix: &RatingMatrix,
+        global_mean: f32,
+        params: &TrainParams,
+    ) -> Engine {
         let (rows, cols) = matrix.shape();
         let bands = params.band_count().min(rows).min(cols).max(1);
         let mut rng = ChaCha8Rng::seed_from_u64(params.seed);

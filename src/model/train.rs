@@ -71,9 +71,6 @@ pub fn fit_with(
     observer: &mut (dyn FnMut(&EpochReport) + Send),
 ) -> Result<Model> {
     params.validate()?;
-    if ratings.is_empty() {
-        return Err(Error::Invalid("no ratings to train on".into()));
-    }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(params.thread_count())
         .build()
@@ -88,62 +85,136 @@ fn train_in_pool(
     observer: &mut (dyn FnMut(&EpochReport) + Send),
 ) -> Result<Model> {
     let started = Instant::now();
-    let mut ratings = ratings.clone();
-    ratings.remove_duplicates();
-    let users = ratings.users.len();
-    let items = ratings.items.len();
-    let matrix = matrix::to_csr(&ratings.entries, users, items);
-    let global_mean = ratings.mean().expect("ratings are not empty") as f32;
-    let range = ratings.range().expect("ratings are not empty");
-    let held_out = validation.map(|v| known_triples(v, &ratings));
-
-    let mut engine = Engine::new(&matrix, global_mean, params);
-    let mut learning_rate = params.learning_rate;
-    for epoch in 1..=params.epochs {
-        let squared_error = engine.epoch(learning_rate, params);
-        let train_rmse = (squared_error / ratings.len() as f64).sqrt();
-        if !train_rmse.is_finite() || !engine.is_finite() {
-            return Err(Error::Diverged {
-                epoch,
-                what: "training loss",
-                value: train_rmse,
-                learning_rate: params.learning_rate,
-            });
-        }
+    let mut trainer = Trainer::new(ratings, params)?;
+    let held_out = validation.map(|v| known_triples(v, &trainer.ratings));
+    for _ in 0..params.epochs {
+        let train_rmse = trainer.epoch()?;
         let validation_rmse = held_out
             .as_ref()
             .filter(|triples| !triples.is_empty())
-            .map(|triples| engine.rmse(triples, range));
+            .map(|triples| trainer.engine.rmse(triples, trainer.range));
         observer(&EpochReport {
-            epoch,
+            epoch: trainer.epoch,
             epochs: params.epochs,
             train_rmse,
             validation_rmse,
-            learning_rate,
+            learning_rate: trainer.last_learning_rate,
             elapsed: started.elapsed(),
         });
-        learning_rate *= params.decay;
+    }
+    Ok(trainer.into_model())
+}
+
+/// Training state between epochs, for callers that drive the epochs
+/// themselves (benchmarks, early stopping).
+///
+/// Epochs run on the calling thread and rayon's global pool; [`fit`]
+/// instead runs them on a pool of `params.threads` threads.
+pub struct Trainer {
+    params: TrainParams,
+    ratings: Ratings,
+    matrix: matrix::RatingMatrix,
+    global_mean: f32,
+    range: (f32, f32),
+    engine: Engine,
+    epoch: usize,
+    learning_rate: f32,
+    last_learning_rate: f32,
+}
+
+impl Trainer {
+    /// Lays out `ratings` for training and draws the initial factors.
+    ///
+    /// # Errors
+    ///
+    /// Fails when a setting is invalid or there are no ratings.
+    pub fn new(ratings: &Ratings, params: &TrainParams) -> Result<Trainer> {
+        params.validate()?;
+        if ratings.is_empty() {
+            return Err(Error::Invalid("no ratings to train on".into()));
+        }
+        let mut ratings = ratings.clone();
+        ratings.remove_duplicates();
+        let matrix = matrix::to_csr(
+            &ratings.entries,
+            ratings.users.len(),
+            ratings.items.len(),
+        );
+        let global_mean = ratings.mean().expect("ratings are not empty") as f32;
+        let range = ratings.range().expect("ratings are not empty");
+        let engine = Engine::new(&matrix, global_mean, params);
+        Ok(Trainer {
+            params: params.clone(),
+            ratings,
+            matrix,
+            global_mean,
+            range,
+            engine,
+            epoch: 0,
+            learning_rate: params.learning_rate,
+            last_learning_rate: params.learning_rate,
+        })
     }
 
-    let trained = engine.finish();
-    Ok(Model {
-        params: params.clone(),
-        global_mean,
-        rating_range: range,
-        users: ratings.users,
-        items: ratings.items,
-        user_factors: trained.user_factors,
-        item_factors: trained.item_factors,
-        user_bias: trained.user_bias,
-        item_bias: trained.item_bias,
-        rated_indptr: matrix.indptr().raw_storage().to_vec(),
-        rated_items: matrix.indices().to_vec(),
-    })
+    /// Number of training ratings, repeats removed.
+    pub fn len(&self) -> usize {
+        self.ratings.len()
+    }
+
+    /// Whether there are no training ratings (never true once built).
+    pub fn is_empty(&self) -> bool {
+        self.ratings.is_empty()
+    }
+
+    /// Runs one more epoch and returns the RMSE of the errors seen during
+    /// it.
+    ///
+    /// # Errors
+    ///
+    /// Fails with [`Error::Diverged`] when the loss or a factor stops being
+    /// finite.
+    pub fn epoch(&mut self) -> Result<f64> {
+        self.epoch += 1;
+        self.last_learning_rate = self.learning_rate;
+        let squared_error = self.engine.epoch(self.learning_rate, &self.params);
+        self.learning_rate *= self.params.decay;
+        let train_rmse = (squared_error / self.ratings.len() as f64).sqrt();
+        if !train_rmse.is_finite() || !self.engine.is_finite() {
+            return Err(Error::Diverged {
+                epoch: self.epoch,
+                what: "training loss",
+                value: train_rmse,
+                learning_rate: self.params.learning_rate,
+            });
+        }
+        Ok(train_rmse)
+    }
+
+    /// Finishes training and returns the model.
+    pub fn into_model(self) -> Model {
+        let trained = self.engine.finish();
+        Model {
+            params: self.params,
+            global_mean: self.global_mean,
+            rating_range: self.range,
+            users: self.ratings.users,
+            items: self.ratings.items,
+            user_factors: trained.user_factors,
+            item_factors: trained.item_factors,
+            user_bias: trained.user_bias,
+            item_bias: trained.item_bias,
+            rated_indptr: self.matrix.indptr().raw_storage().to_vec(),
+            rated_items: self.matrix.indices().to_vec(),
+        }
+    }
 }
 
 /// Maps `validation` into the index space of `train`, dropping ratings of
 /// users or items that `train` does not have.
-fn known_triples(validation: &Ratings, train: &Ratings) -> Vec<(u32, u32, f32)> {
+fn known_triples(
+    validation: &Ratings,
+    train: &Ratings,
+) -> Vec<(u32, u32, f32)> {
     validation
         .entries
         .iter()
