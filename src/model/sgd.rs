@@ -32,6 +32,10 @@ use rayon::prelude::*;
 use crate::data::matrix::RatingMatrix;
 use crate::model::params::TrainParams;
 
+/// Rating count at which a row's per-update penalty equals
+/// `regularization`, whatever the exponent.
+pub(crate) const REFERENCE_COUNT: u32 = 100;
+
 /// One training rating inside a block.
 #[derive(Debug, Clone, Copy)]
 struct Entry {
@@ -108,30 +112,60 @@ fn split_rows<'a>(
     slices
 }
 
-/// Mutable state of one band: its factor rows and biases.
+/// State of one band: its factor rows and biases, which SGD updates, and
+/// the factor penalty of each row.
 struct BandState<'a> {
     factors: &'a mut [f32],
     biases: &'a mut [f32],
+    penalties: &'a [f32],
 }
 
 fn band_states<'a>(
     factors: &'a mut [f32],
     biases: &'a mut [f32],
+    penalties: &'a [f32],
     bounds: &[usize],
     width: usize,
 ) -> Vec<Option<BandState<'a>>> {
     split_rows(factors, bounds, width)
         .into_iter()
         .zip(split_rows(biases, bounds, 1))
-        .map(|(factors, biases)| Some(BandState { factors, biases }))
+        .zip(bounds.windows(2))
+        .map(|((factors, biases), band)| {
+            let penalties = &penalties[band[0]..band[1]];
+            Some(BandState {
+                factors,
+                biases,
+                penalties,
+            })
+        })
         .collect()
 }
 
-/// Step sizes and penalties of one epoch.
+/// Per-update factor penalty of each row, in internal order:
+/// `regularization * (REFERENCE_COUNT / count)^exponent`. With exponent 0
+/// every update applies the same penalty, so a row's total penalty grows
+/// with its rating count; with exponent 1 every row gets the same total.
+fn row_penalties(
+    counts: &[u32],
+    bands: &Bands,
+    regularization: f32,
+    exponent: f32,
+) -> Vec<f32> {
+    let mean = f64::from(REFERENCE_COUNT);
+    let mut penalties = vec![0.0f32; counts.len()];
+    for (row, &count) in counts.iter().enumerate() {
+        let scale = (mean / f64::from(count.max(1))).powf(f64::from(exponent));
+        penalties[bands.to_internal[row] as usize] =
+            (f64::from(regularization) * scale) as f32;
+    }
+    penalties
+}
+
+/// Step size and bias penalty of one epoch.
 #[derive(Debug, Clone, Copy)]
 struct Step {
     learning_rate: f32,
-    regularization: f32,
     bias_regularization: f32,
 }
 
@@ -147,6 +181,8 @@ pub(crate) struct Engine {
     item_factors: Vec<f32>,
     user_bias: Vec<f32>,
     item_bias: Vec<f32>,
+    user_penalties: Vec<f32>,
+    item_penalties: Vec<f32>,
     rng: ChaCha8Rng,
 }
 
@@ -179,6 +215,10 @@ impl Engine {
         }
         let users = Bands::balanced(&user_counts, bands);
         let items = Bands::balanced(&item_counts, bands);
+        let (reg, exponent) =
+            (params.regularization, params.regularization_exponent);
+        let user_penalties = row_penalties(&user_counts, &users, reg, exponent);
+        let item_penalties = row_penalties(&item_counts, &items, reg, exponent);
 
         let mut blocks = vec![Vec::new(); bands * bands];
         for (user, row) in matrix.outer_iterator().enumerate() {
@@ -217,6 +257,8 @@ impl Engine {
             item_factors,
             user_bias: vec![0.0; rows],
             item_bias: vec![0.0; cols],
+            user_penalties,
+            item_penalties,
             rng,
         }
     }
@@ -227,7 +269,6 @@ impl Engine {
         let bands = self.users.len();
         let step = Step {
             learning_rate,
-            regularization: params.regularization,
             bias_regularization: params.bias_regularization,
         };
         let mut strata: Vec<usize> = (0..bands).collect();
@@ -241,12 +282,14 @@ impl Engine {
             let mut user_states = band_states(
                 &mut self.user_factors,
                 &mut self.user_bias,
+                &self.user_penalties,
                 &self.users.bounds,
                 k,
             );
             let mut item_states = band_states(
                 &mut self.item_factors,
                 &mut self.item_bias,
+                &self.item_penalties,
                 &self.items.bounds,
                 k,
             );
@@ -357,11 +400,12 @@ fn sgd_block(
         *bu += lr * (error - step.bias_regularization * *bu);
         *bi += lr * (error - step.bias_regularization * *bi);
         let scaled = lr * error;
-        let shrink = 1.0 - lr * step.regularization;
+        let shrink_p = 1.0 - lr * user.penalties[u];
+        let shrink_q = 1.0 - lr * item.penalties[i];
         for (pf, qf) in p.iter_mut().zip(q.iter_mut()) {
             let (old_p, old_q) = (*pf, *qf);
-            *pf = shrink * old_p + scaled * old_q;
-            *qf = shrink * old_q + scaled * old_p;
+            *pf = shrink_p * old_p + scaled * old_q;
+            *qf = shrink_q * old_q + scaled * old_p;
         }
     }
     total
