@@ -39,12 +39,23 @@ enum Command {
     /// Train a model on a ratings file and save it.
     Train(TrainCommand),
     /// List the top-N items a user has not rated, best first.
+    ///
+    /// The score of each item is its predicted rating before clipping to
+    /// the training range. A user absent from training is an error.
     Recommend(RecommendCommand),
     /// Predict one user's rating of one item.
+    ///
+    /// The prediction is on the training scale, clipped to the lowest and
+    /// highest training rating. A user or item absent from training gets a
+    /// fallback, the global mean plus the bias of the known id, and the
+    /// output marks it as such.
     Predict(PredictCommand),
     /// List the items most similar to an item (cosine of item factors).
     Similar(SimilarCommand),
     /// Train on one part of the data and measure accuracy on the rest.
+    ///
+    /// Reports RMSE and MAE of the predicted ratings and the precision,
+    /// recall and NDCG of top-N lists.
     Evaluate(EvaluateCommand),
     /// Write a synthetic MovieLens-shaped data set from a planted model.
     Generate(GenerateCommand),
@@ -101,19 +112,48 @@ struct TrainingArgs {
     #[arg(long, default_value_t = TrainParams::default().epochs)]
     epochs: usize,
     /// SGD step size in the first epoch.
-    #[arg(long, default_value_t = TrainParams::default().learning_rate)]
+    #[arg(
+        long,
+        allow_hyphen_values = true,
+        default_value_t = TrainParams::default().learning_rate
+    )]
     learning_rate: f32,
     /// Step size multiplier applied after each epoch, in (0, 1].
-    #[arg(long, default_value_t = TrainParams::default().decay)]
+    #[arg(
+        long,
+        allow_hyphen_values = true,
+        default_value_t = TrainParams::default().decay
+    )]
     decay: f32,
     /// L2 penalty on user and item factors.
-    #[arg(long, default_value_t = TrainParams::default().regularization)]
+    #[arg(
+        long,
+        allow_hyphen_values = true,
+        default_value_t = TrainParams::default().regularization
+    )]
     regularization: f32,
+    /// How the factor penalty scales with a row's rating count n: each
+    /// update applies regularization x (100 / n)^exponent, so 0 treats
+    /// every update alike and 1 gives every user and item the same total.
+    #[arg(
+        long,
+        allow_hyphen_values = true,
+        default_value_t = TrainParams::default().regularization_exponent
+    )]
+    regularization_exponent: f32,
     /// L2 penalty on user and item biases.
-    #[arg(long, default_value_t = TrainParams::default().bias_regularization)]
+    #[arg(
+        long,
+        allow_hyphen_values = true,
+        default_value_t = TrainParams::default().bias_regularization
+    )]
     bias_regularization: f32,
     /// Standard deviation of the initial factors.
-    #[arg(long, default_value_t = TrainParams::default().init_std)]
+    #[arg(
+        long,
+        allow_hyphen_values = true,
+        default_value_t = TrainParams::default().init_std
+    )]
     init_std: f32,
     /// Seed of every random choice; the same seed and --blocks give the
     /// same model for any --threads.
@@ -138,6 +178,7 @@ impl TrainingArgs {
             learning_rate: self.learning_rate,
             decay: self.decay,
             regularization: self.regularization,
+            regularization_exponent: self.regularization_exponent,
             bias_regularization: self.bias_regularization,
             init_std: self.init_std,
             seed: self.seed,
@@ -147,9 +188,16 @@ impl TrainingArgs {
     }
 }
 
+// Commands accept negative numbers as values (here and below), and the
+// options that take a real number accept any value that starts with a
+// hyphen, such as `-inf`. So a range check rather than the parser rejects
+// `--learning-rate -0.01`, and the message names the option and the value.
 #[derive(Args, Debug)]
+#[command(allow_negative_numbers = true)]
 struct TrainCommand {
-    /// Ratings file to train on.
+    /// Ratings file to train on. Its optional fourth column, the timestamp,
+    /// is checked but does not affect training. Of repeated (user, item)
+    /// pairs the last row is kept.
     #[arg(long)]
     ratings: PathBuf,
     /// Where to write the model (a safetensors file).
@@ -168,6 +216,7 @@ struct TrainCommand {
 }
 
 #[derive(Args, Debug)]
+#[command(allow_negative_numbers = true)]
 struct RecommendCommand {
     /// Model file written by `descent train`.
     #[arg(long)]
@@ -187,6 +236,7 @@ struct RecommendCommand {
 }
 
 #[derive(Args, Debug)]
+#[command(allow_negative_numbers = true)]
 struct PredictCommand {
     /// Model file written by `descent train`.
     #[arg(long)]
@@ -203,6 +253,7 @@ struct PredictCommand {
 }
 
 #[derive(Args, Debug)]
+#[command(allow_negative_numbers = true)]
 struct SimilarCommand {
     /// Model file written by `descent train`.
     #[arg(long)]
@@ -222,6 +273,7 @@ struct SimilarCommand {
 }
 
 #[derive(Args, Debug)]
+#[command(allow_negative_numbers = true)]
 #[command(group(clap::ArgGroup::new("source").required(true)
     .args(["ratings", "train", "model"])))]
 struct EvaluateCommand {
@@ -240,7 +292,7 @@ struct EvaluateCommand {
     #[arg(long, conflicts_with_all = ["train", "test", "model"])]
     ratings: Option<PathBuf>,
     /// Share of the rows of --ratings held out for testing.
-    #[arg(long, default_value_t = 0.2)]
+    #[arg(long, allow_hyphen_values = true, default_value_t = 0.2)]
     test_fraction: f64,
     /// Length of the top-N lists behind precision, recall and NDCG.
     #[arg(short = 'n', long = "count", default_value_t = 10)]
@@ -255,6 +307,7 @@ struct EvaluateCommand {
 }
 
 #[derive(Args, Debug)]
+#[command(allow_negative_numbers = true)]
 struct GenerateCommand {
     /// Folder to write ratings.csv and movies.csv into (created if
     /// missing).
@@ -274,9 +327,21 @@ struct GenerateCommand {
     rank: usize,
     /// Standard deviation of the Gaussian noise added to each rating, in
     /// rating points.
-    #[arg(long, default_value_t = SyntheticSpec::default().noise)]
+    #[arg(
+        long,
+        allow_hyphen_values = true,
+        default_value_t = SyntheticSpec::default().noise
+    )]
     noise: f32,
-    /// Seed; the same seed and sizes give the same bytes.
+    /// Skew of item popularity: item at popularity rank r is drawn with
+    /// weight 1/(r+1)^exponent; 0 draws items evenly.
+    #[arg(long, default_value_t = SyntheticSpec::default().popularity_exponent)]
+    popularity_exponent: f64,
+    /// Spread of user activity: sigma of the lognormal weights that share
+    /// out ratings among users; 0 gives every user the same count.
+    #[arg(long, default_value_t = SyntheticSpec::default().activity_spread)]
+    activity_spread: f64,
+    /// Seed; the same seed and settings give the same bytes.
     #[arg(long, default_value_t = SyntheticSpec::default().seed)]
     seed: u64,
     /// Replace ratings.csv and movies.csv if they exist.
@@ -339,9 +404,14 @@ fn load(path: &Path, input: &InputArgs) -> Result<(Ratings, LoadReport)> {
         );
     }
     if report.duplicates > 0 {
+        let mut pairs = report.duplicate_examples.join("; ");
+        let more = report.repeated_pairs - report.duplicate_examples.len();
+        if more > 0 {
+            pairs.push_str(&format!("; {more} more pairs"));
+        }
         eprintln!(
-            "warning: {}: {} rows repeated an earlier (user, item) pair; \
-             the last row of each pair was kept",
+            "warning: {}: {} rows repeat an earlier (user, item) pair, and \
+             only the last row of each pair was kept ({pairs})",
             path.display(),
             report.duplicates
         );
@@ -453,6 +523,7 @@ fn train(command: TrainCommand) -> Result<()> {
             path: command.model.clone(),
         });
     }
+    check_output_folder(&command.model)?;
     let (ratings, report) = load(&command.ratings, &command.input)?;
     let summary = describe_load(&ratings, &report);
     if !command.json {
@@ -495,6 +566,23 @@ fn train(command: TrainCommand) -> Result<()> {
         command.model.display(),
         bytes.len()
     ))
+}
+
+/// Fails when the folder that is to hold `path` does not exist, so that
+/// the mistake is reported before training rather than after it.
+fn check_output_folder(path: &Path) -> Result<()> {
+    let folder = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => return Ok(()),
+    };
+    if folder.is_dir() {
+        return Ok(());
+    }
+    Err(Error::Invalid(format!(
+        "cannot write {}: the folder {} does not exist",
+        path.display(),
+        folder.display()
+    )))
 }
 
 fn load_titles(path: Option<&Path>) -> Result<Option<ItemCatalog>> {
@@ -545,7 +633,8 @@ fn emit_ranked(
         .max()
         .unwrap_or(4)
         .max(4);
-    let mut text = format!("{heading}\nrank  {:<width$}  score  title\n", "item");
+    let mut text =
+        format!("{heading}\nrank  {:<width$}  score  title\n", "item");
     for (rank, scored) in list.iter().enumerate() {
         let item = model.items.id(scored.item);
         text.push_str(&format!(
@@ -562,7 +651,10 @@ fn recommend(command: RecommendCommand) -> Result<()> {
     let model = persist::load(&command.model)?;
     let catalog = load_titles(command.items.as_deref())?;
     let list = model.recommend(&command.user, command.n)?;
-    let user = model.users.get(&command.user).expect("recommend checked it");
+    let user = model
+        .users
+        .get(&command.user)
+        .expect("recommend checked it");
     let rated = model.rated_by(user).len();
     let heading = format!(
         "top {} of {} unrated items for user {} (rated {rated} items in \
@@ -618,7 +710,8 @@ fn evaluate(command: EvaluateCommand) -> Result<()> {
         if !command.json {
             eprintln!("{}", describe_load(&all, &report));
         }
-        let split = random_split(all.len(), command.test_fraction, params.seed)?;
+        let split =
+            random_split(all.len(), command.test_fraction, params.seed)?;
         (Some(all.subset(&split.train)), all.subset(&split.test))
     } else {
         let test_path = command.test.as_ref().expect("clap requires --test");
@@ -632,8 +725,11 @@ fn evaluate(command: EvaluateCommand) -> Result<()> {
     let started = Instant::now();
     let (model, train_seconds) = match &train_part {
         Some(train) => {
-            let model =
-                train_with_progress(train, &command.training, Some(&test_part))?;
+            let model = train_with_progress(
+                train,
+                &command.training,
+                Some(&test_part),
+            )?;
             (model, Some(started.elapsed().as_secs_f64()))
         }
         None => {
@@ -708,8 +804,9 @@ fn generate_data(command: GenerateCommand) -> Result<()> {
         ratings: command.ratings,
         rank: command.rank,
         noise: command.noise,
+        popularity_exponent: command.popularity_exponent,
+        activity_spread: command.activity_spread,
         seed: command.seed,
-        ..SyntheticSpec::default()
     };
     spec.validate()?;
     let data = generate(&spec)?;

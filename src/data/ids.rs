@@ -49,8 +49,8 @@ impl IdMap {
     }
 
     fn push_new(&mut self, id: Box<str>) -> u32 {
-        let index = u32::try_from(self.ids.len())
-            .expect("more than 2^32 distinct ids");
+        let index =
+            u32::try_from(self.ids.len()).expect("more than 2^32 distinct ids");
         self.ids.push(id.clone());
         self.index.insert(id, index);
         index

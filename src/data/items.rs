@@ -9,6 +9,7 @@ use std::path::Path;
 
 use rustc_hash::FxHashMap;
 
+use crate::data::load::{normalize_line_ends, record_line};
 use crate::error::{Error, Result};
 
 /// Title and genres of one item.
@@ -64,17 +65,15 @@ impl ItemCatalog {
         let path = path.as_ref();
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
         let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+        let bytes = normalize_line_ends(bytes);
         let first = bytes
             .split(|&b| b == b'\n')
             .find(|line| !line.trim_ascii().is_empty())
             .unwrap_or_default();
         let mut catalog = ItemCatalog::default();
-        if memchr::memmem::find(first, b"::").is_some() {
-            catalog.read_lines(bytes, path, b"::");
-        } else if first.contains(&b'|') {
-            catalog.read_lines(bytes, path, b"|");
-        } else {
-            catalog.read_csv(bytes, path)?;
+        match separator(first) {
+            Some(separator) => catalog.read_lines(&bytes, path, separator),
+            None => catalog.read_csv(&bytes, path)?,
         }
         if catalog.items.is_empty() {
             return Err(Error::Empty {
@@ -109,7 +108,7 @@ impl ItemCatalog {
                     })
                 }
             }
-            let line = record.position().map_or(0, |p| p.line());
+            let line = record.position().map_or(0, |p| record_line(bytes, p));
             let fields: Vec<&[u8]> = record.iter().collect();
             if std::mem::take(&mut first) && is_items_header(&fields) {
                 continue;
@@ -120,8 +119,8 @@ impl ItemCatalog {
     }
 
     fn read_lines(&mut self, bytes: &[u8], path: &Path, separator: &[u8]) {
+        let mut first = true;
         for (number, line) in bytes.split(|&b| b == b'\n').enumerate() {
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
             if line.trim_ascii().is_empty() {
                 continue;
             }
@@ -137,7 +136,7 @@ impl ItemCatalog {
             } else {
                 fields.get(2).map_or(Vec::new(), |g| split_genres(g))
             };
-            if number == 0 && is_items_header(&fields) {
+            if std::mem::take(&mut first) && is_items_header(&fields) {
                 continue;
             }
             self.insert(&fields, genres, path, number as u64 + 1);
@@ -168,6 +167,18 @@ impl ItemCatalog {
         }
         self.items.insert(id, ItemInfo { title, genres });
     }
+}
+
+/// Returns the separator of a `::` or `|` items file, judged by its first
+/// line, or `None` for a CSV file. A `movies.csv` line without a header can
+/// contain `|` between genres, but only after a comma, while a `u.item` line
+/// starts with the id and a `|`.
+fn separator(first_line: &[u8]) -> Option<&'static [u8]> {
+    if memchr::memmem::find(first_line, b"::").is_some() {
+        return Some(b"::");
+    }
+    let pipe = memchr::memchr(b'|', first_line)?;
+    (!first_line[..pipe].contains(&b',')).then_some(b"|")
 }
 
 fn is_items_header(fields: &[&[u8]]) -> bool {
@@ -243,8 +254,59 @@ mod tests {
     }
 
     #[test]
+    fn movies_csv_without_header() {
+        let catalog = load(
+            b"1,Toy Story (1995),Adventure|Animation\r\n\
+              2,\"City, The (1998)\",Drama\r\n",
+        );
+        assert_eq!(catalog.title("1"), Some("Toy Story (1995)"));
+        assert_eq!(catalog.items["1"].genres, vec!["Adventure", "Animation"]);
+        assert_eq!(catalog.title("2"), Some("City, The (1998)"));
+    }
+
+    #[test]
+    fn line_numbers_after_blank_lines() {
+        let catalog =
+            load(b"movieId,title,genres\n\n\n7,Caf\xe9 (1999),Drama\n");
+        assert_eq!(catalog.warnings.len(), 1);
+        assert!(
+            catalog.warnings[0].contains(":4:"),
+            "{:?}",
+            catalog.warnings
+        );
+    }
+
+    #[test]
+    fn layout_from_first_line() {
+        assert_eq!(
+            separator(b"1::Heat (1995)::Action|Crime"),
+            Some(&b"::"[..])
+        );
+        assert_eq!(
+            separator(b"1|Heat, The (1995)|01-Jan-1995"),
+            Some(&b"|"[..])
+        );
+        assert_eq!(separator(b"1,Heat (1995),Action|Crime"), None);
+        assert_eq!(separator(b"movieId,title,genres"), None);
+    }
+
+    #[test]
+    fn cr_line_ends_and_latin1_line_numbers() {
+        let catalog =
+            load(b"id::title::genres\r1::A::Drama\r2::Caf\xe9::Drama\r");
+        assert_eq!(catalog.title("2"), Some("Café"));
+        assert_eq!(catalog.warnings.len(), 1);
+        assert!(
+            catalog.warnings[0].contains(":3:"),
+            "{:?}",
+            catalog.warnings
+        );
+    }
+
+    #[test]
     fn ml100k_item_flags() {
-        let mut line = b"7|Twelve Monkeys (1995)|01-Jan-1995||http://x".to_vec();
+        let mut line =
+            b"7|Twelve Monkeys (1995)|01-Jan-1995||http://x".to_vec();
         for flag in 0..19 {
             line.extend_from_slice(if flag == 8 || flag == 15 {
                 b"|1"

@@ -5,11 +5,16 @@
 //! Each data row is `user, item, rating` with an optional fourth column of
 //! Unix timestamps. The separator and a header line are detected from the
 //! first non-blank line unless a [`Format`] is given. A UTF-8 byte order
-//! mark, CRLF line ends, quoted fields and blank lines are accepted.
+//! mark, LF, CRLF and CR line ends, quoted fields and lines of nothing but
+//! whitespace are accepted. A row whose fields are all empty, such as
+//! `,,`, is an error like any other short row.
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
-use crate::data::{Rating, Ratings};
+use rustc_hash::FxHashSet;
+
+use crate::data::{matrix, Rating, Ratings};
 use crate::error::{Error, Result};
 
 /// The field separator of a ratings file.
@@ -76,9 +81,17 @@ pub struct LoadReport {
     pub skipped_examples: Vec<String>,
     /// Rows dropped because a later row rated the same (user, item) pair.
     pub duplicates: usize,
+    /// Distinct (user, item) pairs rated on more than one row.
+    pub repeated_pairs: usize,
+    /// The first few repeated pairs with the lines that rate them, such as
+    /// `user 3, item 104: lines 5, 7 and 9`.
+    pub duplicate_examples: Vec<String>,
 }
 
 const SKIPPED_EXAMPLES: usize = 3;
+
+/// Repeated pairs described in [`LoadReport::duplicate_examples`].
+const DUPLICATE_EXAMPLES: usize = 3;
 
 /// Reads the ratings in `path`, then removes repeated (user, item) pairs,
 /// keeping the last row of each (see [`Ratings::remove_duplicates`]).
@@ -87,7 +100,8 @@ const SKIPPED_EXAMPLES: usize = 3;
 ///
 /// Fails when the file cannot be read, when a row cannot be read (unless
 /// `skip_bad_rows` is set), or when the file holds no ratings. Messages
-/// name the file, line, column and the text found.
+/// name the file, line, column and the text found, and the line of the
+/// next invalid row if there is one.
 pub fn load_ratings(
     path: impl AsRef<Path>,
     options: &LoadOptions,
@@ -108,21 +122,43 @@ pub fn parse_ratings(
     options: &LoadOptions,
 ) -> Result<(Ratings, LoadReport)> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let first = first_nonblank_line(bytes);
+    let bytes = normalize_line_ends(bytes);
+    let first = first_nonblank_line(&bytes);
     let format = match (options.format, first) {
         (Some(format), _) => format,
         (None, Some(line)) => Format::detect(line),
         (None, None) => Format::Csv,
     };
-    let mut reader = RowReader::new(path, format, options.skip_bad_rows);
+    let mut reader = RowReader::new(path, format, options);
     match format {
-        Format::Csv => read_delimited(bytes, b',', &mut reader)?,
-        Format::Tsv => read_delimited(bytes, b'\t', &mut reader)?,
+        Format::Csv => read_delimited(&bytes, b',', &mut reader)?,
+        Format::Tsv => read_delimited(&bytes, b'\t', &mut reader)?,
         Format::DoubleColon | Format::Whitespace => {
-            read_lines(bytes, format, &mut reader)?
+            read_lines(&bytes, format, &mut reader)?
         }
     }
-    reader.finish(bytes)
+    reader.finish(&bytes)
+}
+
+/// Rewrites CRLF and lone CR line ends as LF. The `csv` crate (1.4)
+/// numbers rows after the first one line short in CRLF files and never
+/// counts a lone CR, so messages would name the wrong line.
+pub(crate) fn normalize_line_ends(bytes: &[u8]) -> Cow<'_, [u8]> {
+    if memchr::memchr(b'\r', bytes).is_none() {
+        return Cow::Borrowed(bytes);
+    }
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut rest = bytes;
+    while let Some(at) = memchr::memchr(b'\r', rest) {
+        out.extend_from_slice(&rest[..at]);
+        out.push(b'\n');
+        rest = &rest[at + 1..];
+        if rest.first() == Some(&b'\n') {
+            rest = &rest[1..];
+        }
+    }
+    out.extend_from_slice(rest);
+    Cow::Owned(out)
 }
 
 fn first_nonblank_line(bytes: &[u8]) -> Option<&[u8]> {
@@ -136,11 +172,11 @@ fn read_delimited(
     delimiter: u8,
     reader: &mut RowReader,
 ) -> Result<()> {
+    // Fields are trimmed below, after the check for line breaks.
     let mut csv = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
         .delimiter(delimiter)
-        .trim(csv::Trim::All)
         .from_reader(bytes);
     let mut record = csv::ByteRecord::new();
     loop {
@@ -156,14 +192,37 @@ fn read_delimited(
                 });
             }
         }
-        let line = record.position().map_or(0, |p| p.line());
+        let line = record.position().map_or(0, |p| record_line(bytes, p));
+        // No rating field contains a line break, so one means that a quoted
+        // field ran on to the following lines.
+        // NOTE: a quote left open on the last line, with no line end after
+        // it, is not caught, because the `csv` crate closes it at the end.
+        if record.iter().any(|field| field.contains(&b'\n')) {
+            reader.bad_row(reader.unclosed_quote(line), line)?;
+            continue;
+        }
+        // A line of spaces is blank, and so is a line of tabs in a
+        // tab-separated file, but `,,` is a row of empty fields.
+        let blank = record.iter().all(|field| field.trim_ascii().is_empty());
+        if blank && (record.len() == 1 || delimiter == b'\t') {
+            continue;
+        }
         let mut fields: [&[u8]; MAX_FIELDS] = [&[]; MAX_FIELDS];
         for (slot, field) in fields.iter_mut().zip(record.iter()) {
-            *slot = field;
+            *slot = field.trim_ascii();
         }
         let count = record.len();
         reader.row(&fields[..count.min(MAX_FIELDS)], count, line)?;
     }
+}
+
+/// Returns the line on which a record starts. The `csv` crate (1.4) gives a
+/// record that follows empty lines the number of the first of them, so the
+/// empty lines at its start position are counted here.
+pub(crate) fn record_line(bytes: &[u8], position: &csv::Position) -> u64 {
+    let start = (position.byte() as usize).min(bytes.len());
+    let empty = bytes[start..].iter().take_while(|&&b| b == b'\n').count();
+    position.line() + empty as u64
 }
 
 fn read_lines(
@@ -174,6 +233,9 @@ fn read_lines(
     let mut fields: Vec<&[u8]> = Vec::with_capacity(4);
     for (number, line) in bytes.split(|&b| b == b'\n').enumerate() {
         let line = line.trim_ascii();
+        if line.is_empty() {
+            continue;
+        }
         fields.clear();
         if format == Format::DoubleColon {
             let mut rest = line;
@@ -197,16 +259,57 @@ fn read_lines(
 struct RowReader {
     path: PathBuf,
     format: Format,
+    /// Whether `format` was detected rather than given.
+    detected: bool,
     skip_bad_rows: bool,
     ratings: Ratings,
+    /// Source line of each entry of `ratings`.
+    entry_lines: EntryLines,
     columns: Vec<String>,
     /// Field count fixed by the header or the first data row.
     width: Option<usize>,
     seen_first: bool,
-    header: bool,
+    /// Line of the header, when the file has one.
+    header_line: Option<u64>,
     rows: usize,
     skipped: usize,
     skipped_examples: Vec<String>,
+    /// The first invalid row, kept while reading on to find the next one.
+    first_error: Option<Error>,
+}
+
+/// The source line of each entry, stored as runs of entries on
+/// consecutive lines, so that it takes memory only where blank lines, a
+/// header or skipped rows break a run.
+#[derive(Debug, Default)]
+struct EntryLines {
+    /// First entry of each run and its line.
+    runs: Vec<(usize, u64)>,
+}
+
+impl EntryLines {
+    fn push(&mut self, entry: usize, line: u64) {
+        if let Some(&(start, first)) = self.runs.last() {
+            if first + (entry - start) as u64 == line {
+                return;
+            }
+        }
+        self.runs.push((entry, line));
+    }
+
+    fn line(&self, entry: usize) -> u64 {
+        let run = self.runs.partition_point(|&(start, _)| start <= entry) - 1;
+        let (start, first) = self.runs[run];
+        first + (entry - start) as u64
+    }
+}
+
+/// Repeated (user, item) pairs removed from a file's ratings.
+#[derive(Debug, Default)]
+struct Repeats {
+    rows: usize,
+    pairs: usize,
+    examples: Vec<String>,
 }
 
 /// Fields kept per row; a longer row is an error, reported with its count.
@@ -215,28 +318,28 @@ const MAX_FIELDS: usize = 5;
 const DEFAULT_COLUMNS: [&str; 4] = ["user", "item", "rating", "timestamp"];
 
 impl RowReader {
-    fn new(path: &Path, format: Format, skip_bad_rows: bool) -> Self {
+    fn new(path: &Path, format: Format, options: &LoadOptions) -> Self {
         RowReader {
             path: path.to_path_buf(),
             format,
-            skip_bad_rows,
+            detected: options.format.is_none(),
+            skip_bad_rows: options.skip_bad_rows,
             ratings: Ratings::default(),
+            entry_lines: EntryLines::default(),
             columns: DEFAULT_COLUMNS.iter().map(|c| c.to_string()).collect(),
             width: None,
             seen_first: false,
-            header: false,
+            header_line: None,
             rows: 0,
             skipped: 0,
             skipped_examples: Vec::new(),
+            first_error: None,
         }
     }
 
-    /// Reads one row; `count` is its number of fields, of which at most
-    /// the first [`MAX_FIELDS`] are in `fields`.
+    /// Reads one row that is not blank; `count` is its number of fields,
+    /// of which at most the first [`MAX_FIELDS`] are in `fields`.
     fn row(&mut self, fields: &[&[u8]], count: usize, line: u64) -> Result<()> {
-        if count == fields.len() && fields.iter().all(|f| f.is_empty()) {
-            return Ok(());
-        }
         if !self.seen_first {
             self.seen_first = true;
             if is_header(fields) {
@@ -249,14 +352,63 @@ impl RowReader {
                 self.rows += 1;
                 Ok(())
             }
-            Err(error) if self.skip_bad_rows => {
-                self.skipped += 1;
-                if self.skipped_examples.len() < SKIPPED_EXAMPLES {
-                    self.skipped_examples.push(error.to_string());
-                }
+            Err(error) => {
+                let error = match self.header_line {
+                    Some(header) if self.repeats_header(fields) => with_note(
+                        error,
+                        &format!(
+                            "the line repeats the header of line {header}"
+                        ),
+                    ),
+                    _ => error,
+                };
+                self.bad_row(error, line)
+            }
+        }
+    }
+
+    /// Handles a row that cannot be read. With `skip_bad_rows` it is
+    /// counted and skipped. Otherwise the first such row is kept and
+    /// reading goes on, so that the error returned at the second one (or
+    /// by [`RowReader::finish`]) can name the next invalid line too.
+    fn bad_row(&mut self, error: Error, line: u64) -> Result<()> {
+        if self.skip_bad_rows {
+            self.skipped += 1;
+            if self.skipped_examples.len() < SKIPPED_EXAMPLES {
+                self.skipped_examples.push(error.to_string());
+            }
+            return Ok(());
+        }
+        match self.first_error.take() {
+            None => {
+                self.first_error = Some(error);
                 Ok(())
             }
-            Err(error) => Err(error),
+            Some(first) => Err(with_note(
+                first,
+                &format!(
+                    "line {line} is also invalid (--skip-bad-rows skips \
+                     invalid rows)"
+                ),
+            )),
+        }
+    }
+
+    fn repeats_header(&self, fields: &[&[u8]]) -> bool {
+        self.width == Some(fields.len())
+            && fields
+                .iter()
+                .zip(&self.columns)
+                .all(|(field, column)| *field == column.as_bytes())
+    }
+
+    fn unclosed_quote(&self, line: u64) -> Error {
+        Error::Row {
+            path: self.path.clone(),
+            line,
+            message: "a quoted field runs past the end of the line, so its \
+                      closing quote is missing"
+                .into(),
         }
     }
 
@@ -266,7 +418,7 @@ impl RowReader {
         count: usize,
         line: u64,
     ) -> Result<()> {
-        self.header = true;
+        self.header_line = Some(line);
         if !(3..=4).contains(&count) {
             return Err(self.width_error(count, line));
         }
@@ -279,19 +431,25 @@ impl RowReader {
 
     fn width_error(&self, found: usize, line: u64) -> Error {
         let expected = match self.width {
-            Some(width) => format!(
-                "{width} fields ({})",
-                self.columns[..width].join(", ")
-            ),
+            Some(width) => {
+                format!("{width} fields ({})", self.columns[..width].join(", "))
+            }
             None => "3 or 4 fields (user, item, rating[, timestamp])".into(),
         };
+        let mut message = format!(
+            "expected {expected} separated by {}, found {found}",
+            separator_name(self.format)
+        );
+        if found == 1 && self.detected {
+            message.push_str(
+                "; the separator was detected from the first line, and \
+                 --format sets it",
+            );
+        }
         Error::Row {
             path: self.path.clone(),
             line,
-            message: format!(
-                "expected {expected} separated by {}, found {found}",
-                separator_name(self.format)
-            ),
+            message,
         }
     }
 
@@ -317,6 +475,7 @@ impl RowReader {
         let user = self.ratings.users.intern(user);
         let item = self.ratings.items.intern(item);
         self.ratings.entries.push(Rating { user, item, value });
+        self.entry_lines.push(self.ratings.entries.len() - 1, line);
         if let Some(timestamp) = timestamp {
             self.ratings.timestamps.push(timestamp);
         }
@@ -355,6 +514,13 @@ impl RowReader {
     }
 
     fn parse_rating(&self, field: &[u8], line: u64) -> Result<f32> {
+        if field.is_empty() {
+            return Err(self.error(
+                2,
+                line,
+                "expected a rating, found an empty field".into(),
+            ));
+        }
         let parsed = fast_float2::parse::<f64, _>(field).ok();
         match parsed {
             Some(value) if value.is_finite() && (value as f32).is_finite() => {
@@ -363,7 +529,10 @@ impl RowReader {
             Some(_) => Err(self.error(
                 2,
                 line,
-                format!("a rating must be a finite number, found {}", quote(field)),
+                format!(
+                    "a rating must be a finite number, found {}",
+                    quote(field)
+                ),
             )),
             None => Err(self.error(
                 2,
@@ -374,6 +543,13 @@ impl RowReader {
     }
 
     fn parse_timestamp(&self, field: &[u8], line: u64) -> Result<i64> {
+        if field.is_empty() {
+            return Err(self.error(
+                3,
+                line,
+                "expected a timestamp, found an empty field".into(),
+            ));
+        }
         std::str::from_utf8(field)
             .ok()
             .and_then(|text| text.parse::<i64>().ok())
@@ -390,12 +566,15 @@ impl RowReader {
     }
 
     fn finish(mut self, bytes: &[u8]) -> Result<(Ratings, LoadReport)> {
+        if let Some(error) = self.first_error {
+            return Err(error);
+        }
         if self.ratings.is_empty() {
             let detail = if bytes.is_empty() {
                 "the file is empty".to_string()
             } else if self.skipped > 0 {
                 format!("all {} rows were skipped as unreadable", self.skipped)
-            } else if self.header {
+            } else if self.header_line.is_some() {
                 "it contains only a header line".to_string()
             } else {
                 "it contains only blank lines".to_string()
@@ -405,17 +584,113 @@ impl RowReader {
                 detail,
             });
         }
-        let duplicates = self.ratings.remove_duplicates();
+        let repeats = self.remove_repeats();
         let report = LoadReport {
             path: self.path,
             format: self.format,
-            header: self.header,
+            header: self.header_line.is_some(),
             rows: self.rows,
             skipped_rows: self.skipped,
             skipped_examples: self.skipped_examples,
-            duplicates,
+            duplicates: repeats.rows,
+            repeated_pairs: repeats.pairs,
+            duplicate_examples: repeats.examples,
         };
         Ok((self.ratings, report))
+    }
+
+    /// Removes repeated (user, item) pairs, keeping the last row of each
+    /// as [`Ratings::remove_duplicates`] does, and names the lines of the
+    /// first few pairs.
+    fn remove_repeats(&mut self) -> Repeats {
+        let ratings = &mut self.ratings;
+        let keep = matrix::last_of_each_pair(
+            &ratings.entries,
+            ratings.users.len(),
+            ratings.items.len(),
+        );
+        let rows = keep.iter().filter(|&&kept| !kept).count();
+        if rows == 0 {
+            return Repeats::default();
+        }
+        // Every row of a pair but the last is dropped, so the first dropped
+        // row of each pair is its first row.
+        let mut repeated = FxHashSet::default();
+        let mut shown: Vec<(u32, u32)> = Vec::new();
+        for (entry, _) in ratings.entries.iter().zip(&keep).filter(|e| !e.1) {
+            let pair = (entry.user, entry.item);
+            if repeated.insert(pair) && shown.len() < DUPLICATE_EXAMPLES {
+                shown.push(pair);
+            }
+        }
+        let mut lines = vec![Vec::new(); shown.len()];
+        for (index, entry) in ratings.entries.iter().enumerate() {
+            let pair = (entry.user, entry.item);
+            if let Some(slot) = shown.iter().position(|&p| p == pair) {
+                lines[slot].push(self.entry_lines.line(index));
+            }
+        }
+        let examples = shown
+            .iter()
+            .zip(&lines)
+            .map(|(&(user, item), lines)| {
+                format!(
+                    "user {}, item {}: lines {}",
+                    ratings.users.id(user),
+                    ratings.items.id(item),
+                    join_numbers(lines)
+                )
+            })
+            .collect();
+
+        let mut flags = keep.iter();
+        ratings.entries.retain(|_| *flags.next().unwrap());
+        if !ratings.timestamps.is_empty() {
+            let mut flags = keep.iter();
+            ratings.timestamps.retain(|_| *flags.next().unwrap());
+        }
+        Repeats {
+            rows,
+            pairs: repeated.len(),
+            examples,
+        }
+    }
+}
+
+/// Appends `note` to the message of a row error.
+fn with_note(error: Error, note: &str) -> Error {
+    match error {
+        Error::Parse {
+            path,
+            line,
+            column,
+            message,
+        } => Error::Parse {
+            path,
+            line,
+            column,
+            message: format!("{message}; {note}"),
+        },
+        Error::Row {
+            path,
+            line,
+            message,
+        } => Error::Row {
+            path,
+            line,
+            message: format!("{message}; {note}"),
+        },
+        other => other,
+    }
+}
+
+/// Joins numbers as `5`, `5 and 7` or `5, 7 and 9`.
+fn join_numbers(numbers: &[u64]) -> String {
+    let text: Vec<String> = numbers.iter().map(u64::to_string).collect();
+    match text.split_last() {
+        None => String::new(),
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
     }
 }
 
@@ -571,5 +846,131 @@ mod tests {
         let (ratings, report) = parse("1,2,3\n1,2,5\n2,2,1\n").unwrap();
         assert_eq!(report.duplicates, 1);
         assert_eq!(values(&ratings), vec![5.0, 1.0]);
+    }
+
+    #[test]
+    fn repeated_pairs_named_with_lines() {
+        let text = "user,item,rating\n1,a,4\n\n2,a,3\n1,a,5\n\
+                    2,b,1\n2,a,2\n1,a,3\n3,c,1\n3,d,1\n3,c,2\n4,e,1\n4,e,1\n";
+        let (ratings, report) = parse(text).unwrap();
+        assert_eq!(report.duplicates, 5);
+        assert_eq!(report.repeated_pairs, 4);
+        assert_eq!(
+            report.duplicate_examples,
+            vec![
+                "user 1, item a: lines 2, 5 and 8",
+                "user 2, item a: lines 4 and 7",
+                "user 3, item c: lines 9 and 11",
+            ]
+        );
+        assert_eq!(ratings.len(), 6);
+        assert_eq!(values(&ratings)[..3], [1.0, 2.0, 3.0]);
+    }
+
+    #[test]
+    fn entry_lines_follow_runs() {
+        let mut lines = EntryLines::default();
+        for (entry, line) in [(0, 2), (1, 3), (2, 5), (3, 6), (4, 7), (5, 20)] {
+            lines.push(entry, line);
+        }
+        assert_eq!(lines.runs.len(), 3);
+        let found: Vec<u64> = (0..6).map(|entry| lines.line(entry)).collect();
+        assert_eq!(found, vec![2, 3, 5, 6, 7, 20]);
+    }
+
+    #[test]
+    fn line_numbers_for_every_line_end() {
+        for end in ["\n", "\r\n", "\r"] {
+            for separator in [",", "\t", "::", " "] {
+                let rows = ["1 a 4", "", "2 a 3", "", "", "2 b x"];
+                let text: String = rows
+                    .iter()
+                    .map(|row| row.replace(' ', separator) + end)
+                    .collect();
+                let error = parse(&text).unwrap_err().to_string();
+                let case = format!("{end:?} {separator:?}: {error}");
+                assert!(error.starts_with("r.csv:6: "), "{case}");
+                assert!(error.ends_with("found \"x\""), "{case}");
+            }
+        }
+    }
+
+    #[test]
+    fn blank_lines_and_empty_rows() {
+        let (ratings, _) = parse("1\t2\t3\n\t\n  \t \n2\t2\t4\n").unwrap();
+        assert_eq!(ratings.len(), 2, "tab-only lines are blank");
+        let (ratings, _) = parse("1,2,3\n   \n\t\n").unwrap();
+        assert_eq!(ratings.len(), 1, "whitespace lines are blank");
+        for text in ["1,2,3\n,,\n", "1,2,3\n , , \n", "1::2::3\n::::\n"] {
+            let error = parse(text).unwrap_err().to_string();
+            assert!(error.starts_with("r.csv:2: "), "{text:?}: {error}");
+            assert!(error.contains("empty field"), "{text:?}: {error}");
+        }
+    }
+
+    #[test]
+    fn empty_fields_named() {
+        let cases = [
+            (
+                "1,2,\n",
+                "column \"rating\": expected a rating, found an empty",
+            ),
+            (
+                "1::2::\n",
+                "column \"rating\": expected a rating, found an empty",
+            ),
+            ("1,2,3,\n", "column \"timestamp\": expected a timestamp"),
+        ];
+        for (text, expected) in cases {
+            let error = parse(text).unwrap_err().to_string();
+            assert!(error.starts_with("r.csv:1: "), "{error}");
+            assert!(error.contains(expected), "{error}");
+        }
+    }
+
+    #[test]
+    fn unclosed_quote_rejected() {
+        for text in ["1,2,3\n1,3,\"4\n2,2,5\n", "1,2,3\n\"1\n,3,4\n"] {
+            let error = parse(text).unwrap_err().to_string();
+            assert!(error.starts_with("r.csv:2: "), "{error}");
+            assert!(error.contains("closing quote is missing"), "{error}");
+        }
+    }
+
+    #[test]
+    fn repeated_header_explained() {
+        let text = "userId,movieId,rating\n1,2,3\nuserId,movieId,rating\n";
+        let error = parse(text).unwrap_err().to_string();
+        assert_eq!(
+            error,
+            "r.csv:3: column \"rating\": expected a number, found \"rating\"; \
+             the line repeats the header of line 1"
+        );
+    }
+
+    #[test]
+    fn next_invalid_line_named() {
+        let error = parse("1,2,NaN\n1,3,4\n2,2,inf\n2,3,nan\n")
+            .unwrap_err()
+            .to_string();
+        assert!(error.starts_with("r.csv:1: "), "{error}");
+        assert!(error.contains("found \"NaN\""), "{error}");
+        assert!(error.contains("; line 3 is also invalid"), "{error}");
+        let error = parse("1,2,x\n1,3,4\n").unwrap_err().to_string();
+        assert!(!error.contains("also invalid"), "{error}");
+    }
+
+    #[test]
+    fn one_field_suggests_format() {
+        let error = parse("1;2;3\n").unwrap_err().to_string();
+        assert!(error.contains("found 1; the separator"), "{error}");
+        let options = LoadOptions {
+            format: Some(Format::Csv),
+            skip_bad_rows: false,
+        };
+        let error = parse_ratings(b"1;2;3\n", Path::new("r.csv"), &options)
+            .unwrap_err()
+            .to_string();
+        assert!(!error.contains("--format"), "{error}");
     }
 }

@@ -142,7 +142,8 @@ mod tests {
 
     #[test]
     fn subset_drops_unused_ids() {
-        let data = ratings(&[("1", "a", 1.0), ("2", "b", 2.0), ("3", "a", 3.0)]);
+        let data =
+            ratings(&[("1", "a", 1.0), ("2", "b", 2.0), ("3", "a", 3.0)]);
         let part = data.subset(&[2, 0]);
         assert_eq!(part.users.ids().collect::<Vec<_>>(), vec!["3", "1"]);
         assert_eq!(part.items.len(), 1);

@@ -26,7 +26,11 @@ pub struct Split {
 ///
 /// Fails when the fraction is not strictly between 0 and 1, or when either
 /// part would be empty.
-pub fn random_split(len: usize, test_fraction: f64, seed: u64) -> Result<Split> {
+pub fn random_split(
+    len: usize,
+    test_fraction: f64,
+    seed: u64,
+) -> Result<Split> {
     if !(test_fraction > 0.0 && test_fraction < 1.0) {
         return Err(Error::InvalidParameter {
             name: "--test-fraction",

@@ -162,12 +162,13 @@ pub fn ranking_metrics(
 fn list_scores(hits: &[bool], relevant: usize, n: usize) -> (f64, f64, f64) {
     let found = hits.iter().filter(|&&hit| hit).count() as f64;
     let gain = |rank: usize| 1.0 / ((rank + 2) as f64).log2();
-    let dcg: f64 = hits
+    // A fold from +0.0, because `Sum` for floats starts from -0.0 and a
+    // list without hits would score -0.0.
+    let dcg = hits
         .iter()
         .enumerate()
         .filter(|(_, &hit)| hit)
-        .map(|(rank, _)| gain(rank))
-        .sum();
+        .fold(0.0, |total, (rank, _)| total + gain(rank));
     let ideal: f64 = (0..relevant.min(n)).map(gain).sum();
     (found / n as f64, found / relevant as f64, dcg / ideal)
 }
@@ -186,6 +187,15 @@ mod tests {
         let dcg = 1.0 + 1.0 / 4f64.log2();
         let ideal = 1.0 + 1.0 / 3f64.log2() + 1.0 / 4f64.log2();
         assert!((ndcg - dcg / ideal).abs() < 1e-12);
+    }
+
+    #[test]
+    fn list_without_hits_scores_positive_zero() {
+        let (precision, recall, ndcg) = list_scores(&[false, false], 3, 2);
+        for value in [precision, recall, ndcg] {
+            assert_eq!(value, 0.0);
+            assert!(value.is_sign_positive(), "{value:?} is -0.0");
+        }
     }
 
     #[test]

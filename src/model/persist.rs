@@ -17,13 +17,15 @@
 //! The header metadata holds `format` (`descent-model`), `format_version`,
 //! `global_mean`, `rating_min`, `rating_max`, `params` (the training
 //! settings as JSON) and `checksum`, a CRC-32 of the tensor bytes in the
-//! order of the table above.
+//! order of the table above. The keys of the JSON header are sorted, so
+//! the same model always gives the same bytes.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::Path;
 
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+use serde::{Deserialize, Serialize};
 
 use crate::data::IdMap;
 use crate::error::{Error, Result};
@@ -43,6 +45,18 @@ const TENSORS: [&str; 8] = [
     "item_ids",
     "rated_indptr",
     "rated_items",
+];
+
+/// The element type of each tensor, in the order of [`TENSORS`].
+const DTYPES: [Dtype; 8] = [
+    Dtype::F32,
+    Dtype::F32,
+    Dtype::F32,
+    Dtype::F32,
+    Dtype::U8,
+    Dtype::U8,
+    Dtype::U64,
+    Dtype::U32,
 ];
 
 fn join_ids(ids: &IdMap, kind: &str) -> Result<Vec<u8>> {
@@ -131,8 +145,47 @@ pub fn to_bytes(model: &Model) -> Result<Vec<u8>> {
             format!("descent {}", env!("CARGO_PKG_VERSION")),
         ),
     ]);
-    safetensors::serialize(views, Some(metadata))
-        .map_err(|e| Error::Invalid(format!("cannot serialize model: {e}")))
+    let bytes = safetensors::serialize(views, Some(metadata))
+        .map_err(|e| Error::Invalid(format!("cannot serialize model: {e}")))?;
+    Ok(sort_header(bytes))
+}
+
+/// The JSON header of a safetensors file, with its keys in sorted order
+/// when written.
+#[derive(Serialize, Deserialize)]
+struct Header {
+    #[serde(rename = "__metadata__")]
+    metadata: BTreeMap<String, String>,
+    #[serde(flatten)]
+    tensors: BTreeMap<String, TensorEntry>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct TensorEntry {
+    dtype: Dtype,
+    shape: Vec<usize>,
+    data_offsets: (usize, usize),
+}
+
+/// Rewrites the header of a file written by `safetensors::serialize` with
+/// sorted keys. That function (0.8) writes the metadata in `HashMap`
+/// order, which changes from run to run.
+fn sort_header(bytes: Vec<u8>) -> Vec<u8> {
+    const LENGTH: usize = std::mem::size_of::<u64>();
+    let mut length = [0u8; LENGTH];
+    length.copy_from_slice(&bytes[..LENGTH]);
+    let data_start = LENGTH + u64::from_le_bytes(length) as usize;
+    let header: Header = serde_json::from_slice(&bytes[LENGTH..data_start])
+        .expect("safetensors writes a valid header");
+    let mut json =
+        serde_json::to_vec(&header).expect("a header serializes to JSON");
+    // Tensor data stays aligned to 8 bytes, as safetensors pads it.
+    json.resize(json.len().next_multiple_of(8), b' ');
+    let mut out = Vec::with_capacity(LENGTH + json.len() + bytes.len());
+    out.extend_from_slice(&(json.len() as u64).to_le_bytes());
+    out.extend_from_slice(&json);
+    out.extend_from_slice(&bytes[data_start..]);
+    out
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same folder
@@ -235,10 +288,16 @@ pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Model> {
 
     let mut hasher = crc32fast::Hasher::new();
     let mut data = HashMap::new();
-    for name in TENSORS {
+    for (name, dtype) in TENSORS.into_iter().zip(DTYPES) {
         let view = tensors
             .tensor(name)
             .map_err(|_| fail(format!("missing tensor {name:?}")))?;
+        if view.dtype() != dtype {
+            return Err(fail(format!(
+                "tensor {name:?} has dtype {:?}, expected {dtype:?}",
+                view.dtype()
+            )));
+        }
         hasher.update(view.data());
         data.insert(name, view);
     }
@@ -257,6 +316,9 @@ pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Model> {
             .map_err(|_| fail(format!("metadata {name:?} is not a number")))
     };
     let params: TrainParams = serde_json::from_str(field("params")?)
+        .map_err(|e| fail(format!("metadata \"params\" is invalid ({e})")))?;
+    params
+        .validate()
         .map_err(|e| fail(format!("metadata \"params\" is invalid ({e})")))?;
     let ids = |name: &str| -> Result<IdMap> {
         let bytes = data[name].data();
@@ -288,8 +350,45 @@ pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Model> {
         rated_items: bytemuck::pod_collect_to_vec(data["rated_items"].data()),
         params,
     };
-    check_shapes(&model).map_err(fail)?;
+    check_shapes(&model).map_err(&fail)?;
+    check_values(&model).map_err(fail)?;
     Ok(model)
+}
+
+/// Checks that every number of a loaded model is finite and the rating
+/// range is ordered, so that no prediction can be NaN or infinite.
+fn check_values(model: &Model) -> std::result::Result<(), String> {
+    let scalars = [
+        ("global_mean", model.global_mean),
+        ("rating_min", model.rating_range.0),
+        ("rating_max", model.rating_range.1),
+    ];
+    for (name, value) in scalars {
+        if !value.is_finite() {
+            return Err(format!("metadata {name:?} is {value}"));
+        }
+    }
+    if model.rating_range.0 > model.rating_range.1 {
+        return Err(format!(
+            "rating_min {} is above rating_max {}",
+            model.rating_range.0, model.rating_range.1
+        ));
+    }
+    let arrays = [
+        ("user_factors", &model.user_factors),
+        ("item_factors", &model.item_factors),
+        ("user_bias", &model.user_bias),
+        ("item_bias", &model.item_bias),
+    ];
+    for (name, values) in arrays {
+        if let Some(at) = values.iter().position(|v| !v.is_finite()) {
+            return Err(format!(
+                "{name} holds the value {} at index {at}",
+                values[at]
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Checks that the arrays of a loaded model agree with each other.
@@ -321,4 +420,126 @@ fn check_shapes(model: &Model) -> std::result::Result<(), String> {
         return Err("rated_items refers to an item out of range".into());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::load::{parse_ratings, LoadOptions};
+
+    fn small_model() -> Model {
+        let text = "1,a,4\n1,b,2\n2,a,5\n2,c,3\n3,b,1\n3,c,4\n";
+        let (ratings, _) = parse_ratings(
+            text.as_bytes(),
+            Path::new("r.csv"),
+            &LoadOptions::default(),
+        )
+        .unwrap();
+        let params = TrainParams {
+            factors: 4,
+            epochs: 3,
+            threads: 1,
+            ..TrainParams::default()
+        };
+        crate::fit(&ratings, &params).unwrap()
+    }
+
+    /// Re-serializes a model file after `edit` changes its metadata or
+    /// tensors, which are given as (name, dtype, shape, bytes).
+    fn rebuild(
+        bytes: &[u8],
+        edit: impl FnOnce(
+            &mut HashMap<String, String>,
+            &mut Vec<(String, Dtype, Vec<usize>, Vec<u8>)>,
+        ),
+    ) -> Vec<u8> {
+        let (_, header) = SafeTensors::read_metadata(bytes).unwrap();
+        let mut metadata = header.metadata().clone().unwrap();
+        let tensors = SafeTensors::deserialize(bytes).unwrap();
+        let mut parts: Vec<_> = tensors
+            .tensors()
+            .into_iter()
+            .map(|(name, view)| {
+                let shape = view.shape().to_vec();
+                (name, view.dtype(), shape, view.data().to_vec())
+            })
+            .collect();
+        edit(&mut metadata, &mut parts);
+        let views = parts.iter().map(|(name, dtype, shape, data)| {
+            (
+                name.clone(),
+                TensorView::new(*dtype, shape.clone(), data).unwrap(),
+            )
+        });
+        safetensors::serialize(views, Some(metadata)).unwrap()
+    }
+
+    fn load_error(bytes: &[u8]) -> String {
+        from_bytes(bytes, Path::new("m.st"))
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn round_trip_is_exact() {
+        let model = small_model();
+        let bytes = to_bytes(&model).unwrap();
+        assert_eq!(from_bytes(&bytes, Path::new("m.st")).unwrap(), model);
+    }
+
+    #[test]
+    fn same_model_same_bytes() {
+        let model = small_model();
+        let first = to_bytes(&model).unwrap();
+        for _ in 0..8 {
+            assert!(to_bytes(&model).unwrap() == first, "bytes differ");
+        }
+        let length = u64::from_le_bytes(first[..8].try_into().unwrap());
+        assert_eq!(length % 8, 0, "header length {length}");
+    }
+
+    #[test]
+    fn non_finite_values_rejected() {
+        type Edit = fn(&mut Model);
+        let edits: [(Edit, &str); 4] = [
+            (
+                |m| m.item_bias[1] = f32::NAN,
+                "item_bias holds the value NaN",
+            ),
+            (|m| m.user_factors[2] = f32::INFINITY, "user_factors holds"),
+            (|m| m.global_mean = f32::NAN, "\"global_mean\" is NaN"),
+            (|m| m.rating_range = (5.0, 1.0), "rating_min 5 is above"),
+        ];
+        for (edit, expected) in edits {
+            let mut model = small_model();
+            edit(&mut model);
+            let error = load_error(&to_bytes(&model).unwrap());
+            assert!(error.starts_with("m.st: not a readable"), "{error}");
+            assert!(error.contains(expected), "{error}");
+        }
+    }
+
+    #[test]
+    fn wrong_dtype_rejected() {
+        let bytes = to_bytes(&small_model()).unwrap();
+        // Same bytes, so the checksum still matches.
+        let changed = rebuild(&bytes, |_, parts| {
+            let part = parts.iter_mut().find(|p| p.0 == "rated_items");
+            part.unwrap().1 = Dtype::F32;
+        });
+        let error = load_error(&changed);
+        assert!(error.contains("\"rated_items\" has dtype F32"), "{error}");
+    }
+
+    #[test]
+    fn invalid_params_rejected() {
+        let bytes = to_bytes(&small_model()).unwrap();
+        let changed = rebuild(&bytes, |metadata, _| {
+            let params =
+                metadata["params"].replace("\"factors\":4", "\"factors\":0");
+            metadata.insert("params".into(), params);
+        });
+        let error = load_error(&changed);
+        assert!(error.contains("invalid --factors 0"), "{error}");
+    }
 }

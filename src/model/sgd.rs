@@ -378,6 +378,16 @@ impl Engine {
 }
 
 /// Runs SGD over one block and returns its sum of squared errors.
+///
+/// Compiled for several instruction sets and picked at run time, so the
+/// factor loops use AVX2 where the processor has it. Each version does the
+/// same operations in the same order (no fused multiply-add), so the
+/// result is the same on every path.
+#[multiversion::multiversion(targets(
+    "x86_64+avx2+avx",
+    "x86_64+avx",
+    "aarch64+neon"
+))]
 fn sgd_block(
     block: &[Entry],
     user: &mut BandState,

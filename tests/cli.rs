@@ -1,0 +1,822 @@
+//! Runs the `descent` binary on small rating files written to temporary
+//! folders and checks its options, output formats and error messages.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+use tempfile::TempDir;
+
+use support::{descent, listed_items, text, Run};
+
+/// A temporary folder with a ratings file of 8 users and 10 items.
+struct Fixture {
+    dir: TempDir,
+    ratings: PathBuf,
+}
+
+/// Rows `user,item,rating` of the fixture: users 1..=8, items 101..=110,
+/// a fixed pattern of gaps and half-star ratings from 1 to 5.
+fn fixture_rows() -> Vec<(u32, u32, f32)> {
+    let mut rows = Vec::new();
+    for user in 1..=8u32 {
+        for item in 1..=10u32 {
+            if (user + 2 * item) % 3 == 0 {
+                continue;
+            }
+            let rating = 1.0 + ((user + 2 * item) % 9) as f32 * 0.5;
+            rows.push((user, 100 + item, rating));
+        }
+    }
+    rows
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let mut csv = String::from("userId,movieId,rating,timestamp\n");
+        for (n, (user, item, rating)) in fixture_rows().into_iter().enumerate()
+        {
+            csv.push_str(&format!("{user},{item},{rating},{}\n", 1000 + n));
+        }
+        let ratings = dir.path().join("ratings.csv");
+        std::fs::write(&ratings, csv).unwrap();
+        Fixture { dir, ratings }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Writes `contents` to `name` in the folder and returns its path.
+    fn write(&self, name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.path(name);
+        std::fs::write(&path, contents).unwrap();
+        path
+    }
+
+    /// Trains on the fixture ratings into `name` and returns its path.
+    fn model(&self, name: &str) -> PathBuf {
+        let model = self.path(name);
+        train(&self.ratings, &model, &[]).success();
+        model
+    }
+}
+
+fn train(ratings: &Path, model: &Path, extra: &[&str]) -> Run {
+    let mut args = vec!["train", "--ratings", text(ratings)];
+    args.extend(["--model", text(model), "--quiet", "--seed", "7"]);
+    args.extend_from_slice(extra);
+    descent(args)
+}
+
+fn predict(model: &Path, user: &str, item: &str, extra: &[&str]) -> Run {
+    let mut args = vec!["predict", "--model", text(model)];
+    args.extend(["--user", user, "--item", item]);
+    args.extend_from_slice(extra);
+    descent(args)
+}
+
+fn object_keys(json: &Value) -> Vec<&str> {
+    json.as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect()
+}
+
+/// Returns the help text of `option`: its line in `descent COMMAND --help`
+/// and the description lines under it.
+fn option_help<'a>(help: &'a str, option: &str) -> &'a str {
+    let is_option_line = |line: &str| {
+        let indent = line.len() - line.trim_start().len();
+        indent < 8 && line.trim_start().starts_with('-')
+    };
+    let start = help
+        .lines()
+        .position(|l| is_option_line(l) && l.contains(option))
+        .unwrap_or_else(|| panic!("{option} not in help:\n{help}"));
+    let lines: Vec<&str> = help.lines().collect();
+    let end = (start + 1..lines.len())
+        .find(|&i| is_option_line(lines[i]))
+        .unwrap_or(lines.len());
+    let first = lines[start].as_ptr() as usize - help.as_ptr() as usize;
+    let last = lines[end - 1].as_ptr() as usize - help.as_ptr() as usize
+        + lines[end - 1].len();
+    &help[first..last]
+}
+
+#[test]
+fn help_states_units_and_defaults() {
+    let training = [
+        "--factors",
+        "--epochs",
+        "--learning-rate",
+        "--decay",
+        "--regularization",
+        "--bias-regularization",
+        "--init-std",
+        "--seed",
+        "--threads",
+        "--blocks",
+        "--format",
+    ];
+    let mut evaluate = training.to_vec();
+    evaluate.extend(["--test-fraction", "--count"]);
+    let defaults: [(&str, &[&str]); 4] = [
+        ("train", &training),
+        ("recommend", &["--count"]),
+        ("similar", &["--count"]),
+        ("evaluate", &evaluate),
+    ];
+    for (command, options) in defaults {
+        let help = descent([command, "--help"]).success().stdout;
+        for option in options {
+            let text = option_help(&help, option);
+            assert!(
+                text.contains("[default: "),
+                "{command} --help: {option} has no default:\n{text}"
+            );
+        }
+    }
+
+    let phrases: [(&str, &str, &str); 10] = [
+        ("train", "--threads", "0 uses one per core"),
+        ("train", "--decay", "(0, 1]"),
+        ("train", "--ratings", "timestamp"),
+        ("train", "--ratings", "repeat"),
+        ("train", "--model", "safetensors"),
+        ("recommend", "--count", "items"),
+        ("recommend", "--items", "movies.csv"),
+        ("evaluate", "--test-fraction", "Share"),
+        ("evaluate", "--ratings", "cold"),
+        ("evaluate", "--count", "top-N"),
+    ];
+    for (command, option, phrase) in phrases {
+        let help = descent([command, "--help"]).success().stdout;
+        let text = option_help(&help, option);
+        assert!(
+            text.contains(phrase),
+            "{command} --help: {option} lacks {phrase:?}:\n{text}"
+        );
+    }
+
+    let summaries = [
+        ("predict", "clipped"),
+        ("predict", "fallback"),
+        ("recommend", "predicted rating"),
+        ("similar", "cosine"),
+        ("evaluate", "RMSE"),
+    ];
+    for (command, phrase) in summaries {
+        let help = descent([command, "--help"]).success().stdout;
+        assert!(
+            help.contains(phrase),
+            "{command} --help lacks {phrase:?}:\n{help}"
+        );
+    }
+}
+
+#[test]
+fn train_keeps_existing_model() {
+    let fixture = Fixture::new();
+    let model = fixture.write("model.st", "old contents");
+
+    let run = train(&fixture.ratings, &model, &[]).failure();
+    assert!(
+        run.stderr.contains("already exists"),
+        "refusal not explained: {}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("--force"),
+        "--force not suggested: {}",
+        run.stderr
+    );
+    let kept = std::fs::read_to_string(&model).unwrap();
+    assert_eq!(kept, "old contents", "existing file was changed");
+
+    train(&fixture.ratings, &model, &["--force"]).success();
+    let value = predict(&model, "1", "101", &[]).success().number();
+    assert!(value.is_finite(), "prediction {value} from replaced model");
+}
+
+#[test]
+fn recommend_json_in_rank_order() {
+    let fixture = Fixture::new();
+    let model = fixture.model("model.st");
+    let movies = fixture.write(
+        "movies.csv",
+        "movieId,title,genres\n104,\"Dune, Part One (2021)\",Sci-Fi\n",
+    );
+    let run = descent([
+        "recommend",
+        "--model",
+        text(&model),
+        "--user",
+        "1",
+        "-n",
+        "4",
+        "--items",
+        text(&movies),
+        "--json",
+    ])
+    .success();
+
+    // User 1 has not rated items 101, 104, 107 and 110.
+    let json = run.json();
+    let rows = json["recommendations"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no recommendations array: {json}"));
+    assert_eq!(rows.len(), 4, "list length: {json}");
+
+    let mut previous = f64::INFINITY;
+    for (rank, row) in rows.iter().enumerate() {
+        assert!(row["item"].is_string(), "item is not a string: {row}");
+        assert!(row.get("title").is_some(), "row has no title key: {row}");
+        let score = row["score"].as_f64().unwrap();
+        assert!(score.is_finite(), "score {score} is not finite");
+        assert!(score <= previous, "scores not in rank order: {json}");
+        assert_eq!(row["rank"], rank + 1, "rank field: {row}");
+        previous = score;
+        let expected_title = if row["item"] == "104" {
+            Value::from("Dune, Part One (2021)")
+        } else {
+            Value::Null
+        };
+        assert_eq!(row["title"], expected_title, "title of {}", row["item"]);
+    }
+
+    let items = listed_items(&json, "recommendations");
+    for (_, rated, _) in fixture_rows().into_iter().filter(|r| r.0 == 1) {
+        assert!(
+            !items.contains(&rated.to_string()),
+            "rated item {rated} recommended: {items:?}"
+        );
+    }
+}
+
+#[test]
+fn evaluate_json_single_object() {
+    let fixture = Fixture::new();
+    let args = [
+        "evaluate",
+        "--ratings",
+        text(&fixture.ratings),
+        "--test-fraction",
+        "0.25",
+        "--seed",
+        "2",
+        "--json",
+    ];
+    let run = descent(args).success();
+
+    let json = run.json();
+    for key in [
+        "rmse",
+        "mae",
+        "test_ratings",
+        "cold_ratings",
+        "train_seconds",
+    ] {
+        assert!(json.get(key).is_some(), "key {key} missing: {json}");
+    }
+    for key in ["rmse", "mae", "train_seconds"] {
+        let value = json[key].as_f64().unwrap_or(f64::NAN);
+        assert!(value.is_finite(), "{key} is not a finite number: {json}");
+        assert!(value >= 0.0, "{key} is negative: {json}");
+    }
+
+    let total = fixture_rows().len() as u64;
+    let test = json["test_ratings"].as_u64().unwrap();
+    let train = json["train_ratings"].as_u64().unwrap();
+    assert_eq!(test, (total as f64 * 0.25).round() as u64, "test rows");
+    assert_eq!(train + test, total, "train and test rows add up");
+    assert!(
+        json["cold_ratings"].as_u64().unwrap() <= test,
+        "more cold rows than test rows: {json}"
+    );
+
+    assert!(
+        run.stderr.lines().any(|l| l.starts_with("epoch")),
+        "no per-epoch lines on standard error without --quiet"
+    );
+}
+
+#[test]
+fn predict_fallback_marked() {
+    let fixture = Fixture::new();
+    let model = fixture.model("model.st");
+    let cases = [
+        ("1", "101", None),
+        ("99", "101", Some("unknown_user")),
+        ("1", "999", Some("unknown_item")),
+        ("99", "999", Some("unknown_user_and_item")),
+    ];
+    for (user, item, fallback) in cases {
+        let run = predict(&model, user, item, &[]).success();
+        let value = run.number();
+        assert!(
+            (1.0..=5.0).contains(&value),
+            "{user}/{item}: {value} outside the training range"
+        );
+        let marked = run.stdout.contains("fallback");
+        assert_eq!(
+            marked,
+            fallback.is_some(),
+            "{user}/{item}: text marking: {}",
+            run.stdout
+        );
+
+        let json = predict(&model, user, item, &["--json"]).success().json();
+        assert_eq!(
+            json["fallback"],
+            fallback.map_or(Value::Null, Value::from),
+            "{user}/{item}: JSON fallback field"
+        );
+        let exact = json["prediction"].as_f64().unwrap();
+        assert!(
+            (exact - value).abs() < 1e-4,
+            "{user}/{item}: text {value} and JSON {exact} differ"
+        );
+    }
+}
+
+#[test]
+fn similar_lists_other_items() {
+    let fixture = Fixture::new();
+    let model = fixture.model("model.st");
+    let run = descent([
+        "similar",
+        "--model",
+        text(&model),
+        "--item",
+        "101",
+        "-n",
+        "4",
+        "--json",
+    ])
+    .success();
+    let json = run.json();
+    assert_eq!(json["similar_to"], "101", "similar_to field: {json}");
+    let items = listed_items(&json, "similar");
+    assert_eq!(items.len(), 4, "list length: {json}");
+    assert!(
+        !items.iter().any(|i| i == "101"),
+        "item listed as its own match"
+    );
+    let scores: Vec<f64> = json["similar"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row["score"].as_f64().unwrap())
+        .collect();
+    for pair in scores.windows(2) {
+        assert!(pair[0] >= pair[1], "scores not in order: {scores:?}");
+    }
+    for score in &scores {
+        assert!(
+            (-1.0001..=1.0001).contains(score),
+            "cosine {score} outside -1..1"
+        );
+    }
+
+    let run = descent(["similar", "--model", text(&model), "--item", "999"]);
+    let run = run.failure();
+    assert!(
+        run.stderr.contains("unknown item 999"),
+        "unknown item not named: {}",
+        run.stderr
+    );
+}
+
+#[test]
+fn skip_bad_rows_reports_count() {
+    let fixture = Fixture::new();
+    let ratings = fixture.write(
+        "bad.csv",
+        "user,item,rating\n1,101,4\n1,102,x\n2,101\n2,102,3\n3,101,5\n",
+    );
+    let model = fixture.path("model.st");
+    let run = train(&ratings, &model, &[]).failure();
+    assert!(
+        run.stderr.contains("bad.csv:3:"),
+        "first bad row: {}",
+        run.stderr
+    );
+    assert!(!model.exists(), "model written despite bad rows");
+
+    let run = train(&ratings, &model, &["--skip-bad-rows", "--json"]);
+    let run = run.success();
+    let json = run.json();
+    assert_eq!(json["skipped_rows"], 2, "skipped count: {json}");
+    assert_eq!(json["ratings"], 3, "ratings kept: {json}");
+    for line in ["bad.csv:3:", "bad.csv:4:"] {
+        assert!(
+            run.stderr.contains(line),
+            "skipped row {line} not named: {}",
+            run.stderr
+        );
+    }
+
+    let model = fixture.path("text.st");
+    let run = train(&ratings, &model, &["--skip-bad-rows"]).success();
+    let summary = run.summary();
+    assert!(
+        summary.notes.contains("2 bad rows skipped"),
+        "summary lacks the skipped count: {summary:?}"
+    );
+}
+
+#[test]
+fn missing_ratings_file_named() {
+    let fixture = Fixture::new();
+    let missing = fixture.path("no-such-ratings.csv");
+    let model = fixture.path("model.st");
+    let run = train(&missing, &model, &[]).failure();
+    assert!(
+        run.stderr.contains(text(&missing)),
+        "path not named: {}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("No such file"),
+        "cause not given: {}",
+        run.stderr
+    );
+    assert!(!model.exists(), "model written without ratings");
+}
+
+#[test]
+fn missing_model_folder_rejected() {
+    let fixture = Fixture::new();
+    let model = fixture.path("no-such-folder/model.st");
+    let run = train(&fixture.ratings, &model, &[]).failure();
+    assert!(
+        run.stderr.contains("no-such-folder"),
+        "folder not named: {}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr.contains("read "),
+        "ratings read before the folder was checked: {}",
+        run.stderr
+    );
+}
+
+#[test]
+fn format_option_overrides_detection() {
+    let fixture = Fixture::new();
+    let spaced = fixture.write("spaced.txt", "1 101 4\n1 102 3\n2 101 5\n");
+    let model = fixture.path("model.st");
+
+    let run = train(&spaced, &model, &["--format", "csv"]).failure();
+    assert!(
+        run.stderr.contains("spaced.txt:1:"),
+        "file and line not named: {}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("commas"),
+        "separator not named: {}",
+        run.stderr
+    );
+    assert!(!model.exists(), "model written despite the error");
+
+    let json = train(&spaced, &model, &["--format", "space", "--json"])
+        .success()
+        .json();
+    assert_eq!(json["ratings"], 3, "ratings with --format space: {json}");
+
+    // A tab-separated file with commas in no field reads the same either
+    // way, so detection and the option agree.
+    let tabbed = fixture.write("u.data", "1\t101\t4\t9\n2\t101\t5\t9\n");
+    let detected = train(&tabbed, &fixture.path("a.st"), &["--json"]);
+    let forced = train(
+        &tabbed,
+        &fixture.path("b.st"),
+        &["--json", "--format", "tsv"],
+    );
+    let (detected, forced) =
+        (detected.success().json(), forced.success().json());
+    assert_eq!(detected["ratings"], 2, "detected tab format: {detected}");
+    assert_eq!(forced["ratings"], 2, "forced tab format: {forced}");
+
+    let run = descent(["train", "--format", "xml", "--ratings", "x"]);
+    assert_eq!(run.code, 2, "unknown --format value accepted");
+    assert!(
+        run.stderr.contains("xml"),
+        "bad value not named: {}",
+        run.stderr
+    );
+}
+
+#[test]
+fn bad_learning_rate_rejected() {
+    let fixture = Fixture::new();
+    for value in ["0", "-1", "-0.5", "inf", "NaN", "-inf"] {
+        let model = fixture.path(&format!("{value}.st"));
+        let run = train(&fixture.ratings, &model, &["--learning-rate", value]);
+        let run = run.failure();
+        assert!(
+            run.stderr
+                .contains(&format!("invalid --learning-rate {value}")),
+            "{value}: option and value not named: {}",
+            run.stderr
+        );
+        assert!(!model.exists(), "{value}: model written");
+    }
+    let model = fixture.path("abc.st");
+    let run = train(&fixture.ratings, &model, &["--learning-rate", "abc"]);
+    assert_eq!(run.code, 2, "non-number accepted: {}", run.stderr);
+    assert!(
+        run.stderr.contains("--learning-rate"),
+        "option not named: {}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("abc"),
+        "value not named: {}",
+        run.stderr
+    );
+    assert!(!model.exists(), "model written for a non-number");
+}
+
+#[test]
+fn negative_numbers_reach_validation() {
+    let fixture = Fixture::new();
+    let cases = [
+        ("--decay", "-0.5", "invalid --decay -0.5"),
+        ("--regularization", "-1", "invalid --regularization -1"),
+        ("--init-std", "-0.1", "invalid --init-std -0.1"),
+        ("--epochs", "-3", "--epochs"),
+        ("--factors", "-1", "--factors"),
+    ];
+    for (option, value, message) in cases {
+        let model = fixture.path("model.st");
+        let run = train(&fixture.ratings, &model, &[option, value]);
+        assert!(run.code == 1 || run.code == 2, "{option} {value} accepted");
+        assert!(
+            run.stderr.contains(message),
+            "{option} {value}: message lacks {message:?}: {}",
+            run.stderr
+        );
+        assert!(
+            run.stderr.contains(value),
+            "{option} {value}: value not named: {}",
+            run.stderr
+        );
+        assert!(!model.exists(), "{option} {value}: model written");
+    }
+}
+
+#[test]
+fn evaluate_saved_model_on_test() {
+    let fixture = Fixture::new();
+    let model = fixture.model("model.st");
+    let test = fixture.write(
+        "test.csv",
+        "userId,movieId,rating\n1,101,4\n2,105,3.5\n99,101,2\n1,999,5\n",
+    );
+    let args = ["evaluate", "--model", text(&model), "--test", text(&test)];
+    let run = descent(args).success();
+    assert!(
+        run.stdout.contains("test: 4 ratings"),
+        "test count missing: {}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("RMSE"), "no RMSE: {}", run.stdout);
+    assert!(
+        !run.stdout.contains("trained in"),
+        "training time shown for a saved model: {}",
+        run.stdout
+    );
+
+    let mut json_args = args.to_vec();
+    json_args.push("--json");
+    let json = descent(json_args).success().json();
+    assert_eq!(json["test_ratings"], 4, "test rows: {json}");
+    assert_eq!(json["cold_ratings"], 2, "cold rows: {json}");
+    assert_eq!(json["cold"]["unknown_user"], 1, "unknown users: {json}");
+    assert_eq!(json["cold"]["unknown_item"], 1, "unknown items: {json}");
+    assert!(json["train_seconds"].is_null(), "train_seconds: {json}");
+    let rmse = json["rmse"].as_f64().unwrap();
+    assert!(rmse.is_finite(), "RMSE {rmse} is not finite");
+    assert!(rmse >= 0.0, "RMSE {rmse} is negative");
+    let keys = object_keys(&json);
+    assert!(keys.contains(&"mae"), "no mae key: {keys:?}");
+}
+
+#[test]
+fn ranking_scores_not_negative_zero() {
+    let fixture = Fixture::new();
+    let model = fixture.model("model.st");
+    // Every test row was rated in training, so no list can contain one.
+    let args = [
+        "evaluate",
+        "--model",
+        text(&model),
+        "--test",
+        text(&fixture.ratings),
+    ];
+    let run = descent(args).success();
+    assert!(
+        run.stdout.contains("NDCG 0.0000"),
+        "NDCG of lists without hits: {}",
+        run.stdout
+    );
+    assert!(
+        !run.stdout.contains("-0.0"),
+        "negative zero: {}",
+        run.stdout
+    );
+    let mut json_args = args.to_vec();
+    json_args.push("--json");
+    let run = descent(json_args).success();
+    assert!(
+        !run.stdout.contains("-0.0"),
+        "negative zero: {}",
+        run.stdout
+    );
+}
+
+#[test]
+fn model_file_reproducible() {
+    let fixture = Fixture::new();
+    let first = fixture.path("first.st");
+    let second = fixture.path("second.st");
+    train(&fixture.ratings, &first, &["--threads", "2"]).success();
+    train(&fixture.ratings, &second, &["--threads", "2"]).success();
+    let first_bytes = std::fs::read(&first).unwrap();
+    let second_bytes = std::fs::read(&second).unwrap();
+    assert!(
+        first_bytes == second_bytes,
+        "two trainings with the same settings wrote different files"
+    );
+
+    // The same seed and blocks give the same factors for any thread count.
+    let single = fixture.path("single.st");
+    let blocks = ["--threads", "1", "--blocks", "8"];
+    train(&fixture.ratings, &single, &blocks).success();
+    let double = fixture.path("double.st");
+    let blocks = ["--threads", "2", "--blocks", "8"];
+    train(&fixture.ratings, &double, &blocks).success();
+    for (user, item) in [("1", "104"), ("5", "110"), ("8", "101")] {
+        let a = predict(&single, user, item, &[]).success().stdout;
+        let b = predict(&double, user, item, &[]).success().stdout;
+        assert_eq!(a, b, "{user}/{item}: 1 and 2 threads differ");
+    }
+}
+
+#[test]
+fn damaged_model_rejected() {
+    let fixture = Fixture::new();
+    let model = fixture.model("model.st");
+    let bytes = std::fs::read(&model).unwrap();
+    let cuts = [0, 7, 8, 100, bytes.len() / 2, bytes.len() - 1];
+    for cut in cuts {
+        let damaged = fixture.write("cut.st", &bytes[..cut]);
+        let run = predict(&damaged, "1", "101", &[]).failure();
+        assert!(
+            run.stderr.contains("cut.st: not a readable descent model"),
+            "cut at {cut}: {}",
+            run.stderr
+        );
+    }
+    let mut flipped = bytes.clone();
+    let last = flipped.len() - 1;
+    flipped[last] ^= 0x55;
+    let damaged = fixture.write("flipped.st", &flipped);
+    let run = predict(&damaged, "1", "101", &[]).failure();
+    assert!(
+        run.stderr.contains("checksum"),
+        "changed byte not detected: {}",
+        run.stderr
+    );
+}
+
+#[test]
+fn repeated_rows_name_lines() {
+    let fixture = Fixture::new();
+    let ratings = fixture.write(
+        "repeats.csv",
+        "user,item,rating\n1,a,4\n2,a,3\n1,a,5\n2,b,1\n2,a,2\n1,a,3\n",
+    );
+    let model = fixture.path("model.st");
+    let run = train(&ratings, &model, &[]).success();
+    let warnings: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("warning"))
+        .collect();
+    let all = warnings.join("\n");
+    assert!(
+        all.contains("user 1, item a: lines 2, 4 and 7"),
+        "lines of the first pair: {all}"
+    );
+    assert!(
+        all.contains("user 2, item a: lines 3 and 6"),
+        "lines of the second pair: {all}"
+    );
+    assert!(all.contains("3 rows"), "count of repeats: {all}");
+    let json = train(&ratings, &model, &["--force", "--json"]);
+    assert_eq!(json.success().json()["duplicates"], 3, "JSON count");
+    // The last row of a pair is kept.
+    let value = predict(&model, "1", "a", &[]).success().number();
+    assert!((1.0..=5.0).contains(&value), "prediction {value}");
+}
+
+#[test]
+fn line_endings_all_read() {
+    let fixture = Fixture::new();
+    let endings = [("lf", "\n"), ("crlf", "\r\n"), ("cr", "\r")];
+    for (name, end) in endings {
+        let separators = [("csv", ","), ("tsv", "\t"), ("dat", "::")];
+        for (extension, separator) in separators {
+            // Lines 2 and 4 are empty, and line 5 is invalid.
+            let rows = ["1 101 4", "", "2 101 3", "", "2 102 x"];
+            let rows: String = rows
+                .iter()
+                .map(|row| row.replace(' ', separator) + end)
+                .collect();
+            let file = format!("{name}.{extension}");
+            let path = fixture.write(&file, rows);
+            let model = fixture.path(&format!("{file}.st"));
+            let run = train(&path, &model, &[]).failure();
+            assert!(
+                run.stderr.contains(&format!("{file}:5:")),
+                "{file}: bad row not named by line 5: {}",
+                run.stderr
+            );
+            assert!(!run.stderr.contains('\r'), "{file}: \\r in message");
+            let json = train(&path, &model, &["--skip-bad-rows", "--json"]);
+            let json = json.success().json();
+            assert_eq!(json["ratings"], 2, "{file}: ratings read: {json}");
+        }
+    }
+}
+
+#[test]
+fn malformed_rows_named() {
+    let fixture = Fixture::new();
+    let cases = [
+        ("empty-rating.csv", "1,101,4\n2,103,\n", ":2:", "rating"),
+        ("empty-user.csv", "1,101,4\n,103,4\n", ":2:", "user"),
+        ("separators.csv", "1,101,4\n,,\n2,101,3\n", ":2:", "empty"),
+        ("spaces.csv", "1,101,4\n  ,  ,  \n", ":2:", "empty"),
+        ("dat-empty.dat", "1::101::4\n2::103::\n", ":2:", "rating"),
+        ("quote.csv", "1,101,4\n1,102,\"3\n2,101,5\n", ":2:", "quote"),
+        ("last-quote.csv", "1,101,4\n1,102,\"3\n", ":2:", "quote"),
+        ("header.csv", "u,i,r\n1,101,4\nu,i,r\n", ":3:", "header"),
+        ("semicolon.csv", "1;101;4\n", ":1:", "--format"),
+    ];
+    for (file, contents, line, word) in cases {
+        let path = fixture.write(file, contents);
+        let model = fixture.path(&format!("{file}.st"));
+        let run = train(&path, &model, &[]).failure();
+        let error = run
+            .stderr
+            .lines()
+            .find(|l| l.starts_with("error:"))
+            .unwrap_or_default();
+        assert!(
+            error.contains(&format!("{file}{line}")),
+            "{file}: line not named: {}",
+            run.stderr
+        );
+        assert!(error.contains(word), "{file}: lacks {word:?}: {error}");
+        assert!(!model.exists(), "{file}: model written");
+    }
+}
+
+#[test]
+fn headerless_movies_csv_titles() {
+    let fixture = Fixture::new();
+    let model = fixture.model("model.st");
+    let mut movies = String::new();
+    for item in 101..=110 {
+        movies.push_str(&format!("{item},Film {item} (2000),Drama|War\n"));
+    }
+    let movies = fixture.write("movies.csv", movies);
+    let run = descent([
+        "recommend",
+        "--model",
+        text(&model),
+        "--user",
+        "2",
+        "--movies",
+        text(&movies),
+        "--json",
+    ])
+    .success();
+    let json = run.json();
+    for row in json["recommendations"].as_array().unwrap() {
+        let item = row["item"].as_str().unwrap();
+        assert_eq!(
+            row["title"],
+            format!("Film {item} (2000)"),
+            "title of {item}"
+        );
+    }
+}
