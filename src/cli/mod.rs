@@ -1,0 +1,372 @@
+//! Command-line definitions and the code shared by the subcommands.
+
+mod evaluate;
+mod generate;
+mod query;
+mod train;
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use evaluate::EvaluateCommand;
+use generate::GenerateCommand;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use query::{PredictCommand, RecommendCommand, SimilarCommand};
+use serde_json::json;
+use train::TrainCommand;
+
+use descent::data::generate::{generate, SyntheticSpec};
+use descent::data::items::ItemCatalog;
+use descent::data::load::{load_ratings, Format, LoadOptions, LoadReport};
+use descent::data::split::random_split;
+use descent::data::Ratings;
+use descent::eval::{
+    default_relevance_threshold, ranking_metrics, rating_errors,
+};
+use descent::model::persist;
+use descent::{fit_with, EpochReport, Error, Model, Result, TrainParams};
+
+/// Biased matrix factorization recommender trained with parallel SGD.
+///
+/// Ratings files are MovieLens `ratings.csv` (userId,movieId,rating,
+/// timestamp), tab-separated `u.data`, `::`-separated `ratings.dat`, or
+/// whitespace-separated `user item rating` lines. User and item ids are
+/// taken as written.
+#[derive(Parser, Debug)]
+#[command(name = "descent", version, about, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Train a model on a ratings file and save it.
+    Train(TrainCommand),
+    /// List the top-N items a user has not rated, best first.
+    ///
+    /// The score of each item is its predicted rating before clipping to
+    /// the training range. A user absent from training is an error.
+    Recommend(RecommendCommand),
+    /// Predict one user's rating of one item.
+    ///
+    /// The prediction is on the training scale, clipped to the lowest and
+    /// highest training rating. A user or item absent from training gets a
+    /// fallback, the global mean plus the bias of the known id, and the
+    /// output marks it as such.
+    Predict(PredictCommand),
+    /// List the items most similar to an item (cosine of item factors).
+    Similar(SimilarCommand),
+    /// Train on one part of the data and measure accuracy on the rest.
+    ///
+    /// Reports RMSE and MAE of the predicted ratings and the precision,
+    /// recall and NDCG of top-N lists.
+    Evaluate(EvaluateCommand),
+    /// Write a synthetic MovieLens-shaped data set from a planted model.
+    Generate(GenerateCommand),
+}
+
+/// Separator of a ratings file.
+#[derive(ValueEnum, Clone, Copy, Debug)]
+enum FormatArg {
+    /// Detect from the first non-blank line.
+    Auto,
+    /// Comma-separated, quotes allowed (ratings.csv).
+    Csv,
+    /// Tab-separated (u.data, u1.base).
+    Tsv,
+    /// `::`-separated (ratings.dat).
+    Dat,
+    /// Spaces or tabs.
+    Space,
+}
+
+#[derive(Args, Debug)]
+struct InputArgs {
+    /// Separator of the ratings files.
+    #[arg(long, value_enum, default_value = "auto")]
+    format: FormatArg,
+    /// Skip rows that cannot be read, reporting how many, instead of
+    /// stopping at the first.
+    #[arg(long)]
+    skip_bad_rows: bool,
+}
+
+impl InputArgs {
+    fn options(&self) -> LoadOptions {
+        let format = match self.format {
+            FormatArg::Auto => None,
+            FormatArg::Csv => Some(Format::Csv),
+            FormatArg::Tsv => Some(Format::Tsv),
+            FormatArg::Dat => Some(Format::DoubleColon),
+            FormatArg::Space => Some(Format::Whitespace),
+        };
+        LoadOptions {
+            format,
+            skip_bad_rows: self.skip_bad_rows,
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+struct TrainingArgs {
+    /// Length of each user and item factor vector.
+    #[arg(long, default_value_t = TrainParams::default().factors)]
+    factors: usize,
+    /// Passes over the training ratings.
+    #[arg(long, default_value_t = TrainParams::default().epochs)]
+    epochs: usize,
+    /// SGD step size in the first epoch.
+    #[arg(
+        long,
+        allow_hyphen_values = true,
+        default_value_t = TrainParams::default().learning_rate
+    )]
+    learning_rate: f32,
+    /// Step size multiplier applied after each epoch, in (0, 1].
+    #[arg(
+        long,
+        allow_hyphen_values = true,
+        default_value_t = TrainParams::default().decay
+    )]
+    decay: f32,
+    /// L2 penalty on user and item factors.
+    #[arg(
+        long,
+        allow_hyphen_values = true,
+        default_value_t = TrainParams::default().regularization
+    )]
+    regularization: f32,
+    /// How the factor penalty scales with a row's rating count n: each
+    /// update applies regularization x (100 / n)^exponent, so 0 treats
+    /// every update alike and 1 gives every user and item the same total.
+    #[arg(
+        long,
+        allow_hyphen_values = true,
+        default_value_t = TrainParams::default().regularization_exponent
+    )]
+    regularization_exponent: f32,
+    /// L2 penalty on user and item biases.
+    #[arg(
+        long,
+        allow_hyphen_values = true,
+        default_value_t = TrainParams::default().bias_regularization
+    )]
+    bias_regularization: f32,
+    /// Standard deviation of the initial factors.
+    #[arg(
+        long,
+        allow_hyphen_values = true,
+        default_value_t = TrainParams::default().init_std
+    )]
+    init_std: f32,
+    /// Seed of every random choice; the same seed and --blocks give the
+    /// same model for any --threads.
+    #[arg(long, default_value_t = TrainParams::default().seed)]
+    seed: u64,
+    /// Worker threads; 0 uses one per core.
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    /// Bands per side of the block schedule; 0 picks max(8, 2 x threads).
+    #[arg(long, default_value_t = 0)]
+    blocks: usize,
+    /// Print no per-epoch lines or progress bar.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+impl TrainingArgs {
+    fn params(&self) -> TrainParams {
+        TrainParams {
+            factors: self.factors,
+            epochs: self.epochs,
+            learning_rate: self.learning_rate,
+            decay: self.decay,
+            regularization: self.regularization,
+            regularization_exponent: self.regularization_exponent,
+            bias_regularization: self.bias_regularization,
+            init_std: self.init_std,
+            seed: self.seed,
+            threads: self.threads,
+            blocks: self.blocks,
+        }
+    }
+}
+
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Train(command) => train::run(command),
+        Command::Recommend(command) => query::recommend(command),
+        Command::Predict(command) => query::predict(command),
+        Command::Similar(command) => query::similar(command),
+        Command::Evaluate(command) => evaluate::run(command),
+        Command::Generate(command) => generate::run(command),
+    }
+}
+
+/// Writes `text` to standard output.
+fn emit(text: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(|e| Error::io("standard output", e))
+}
+
+fn emit_json(value: &serde_json::Value) -> Result<()> {
+    emit(&format!("{value}\n"))
+}
+
+fn load(path: &Path, input: &InputArgs) -> Result<(Ratings, LoadReport)> {
+    let (ratings, report) = load_ratings(path, &input.options())?;
+    for example in &report.skipped_examples {
+        eprintln!("warning: skipped {example}");
+    }
+    if report.skipped_rows > report.skipped_examples.len() {
+        eprintln!(
+            "warning: skipped {} unreadable rows in {} in all",
+            report.skipped_rows,
+            path.display()
+        );
+    }
+    if report.duplicates > 0 {
+        let mut pairs = report.duplicate_examples.join("; ");
+        let more = report.repeated_pairs - report.duplicate_examples.len();
+        if more > 0 {
+            pairs.push_str(&format!("; {more} more pairs"));
+        }
+        eprintln!(
+            "warning: {}: {} rows repeat an earlier (user, item) pair, and \
+             only the last row of each pair was kept ({pairs})",
+            path.display(),
+            report.duplicates
+        );
+    }
+    Ok((ratings, report))
+}
+
+fn describe_load(ratings: &Ratings, report: &LoadReport) -> String {
+    let (low, high) = ratings.range().unwrap_or((0.0, 0.0));
+    let mut notes = vec![report.format.name().to_string()];
+    if report.header {
+        notes.push("header line skipped".into());
+    }
+    if report.duplicates > 0 {
+        notes.push(format!("{} repeated rows collapsed", report.duplicates));
+    }
+    if report.skipped_rows > 0 {
+        notes.push(format!("{} bad rows skipped", report.skipped_rows));
+    }
+    format!(
+        "read {}: {} ratings, {} users, {} items, ratings {low} to {high}, \
+         mean {:.4} ({})",
+        report.path.display(),
+        ratings.len(),
+        ratings.users.len(),
+        ratings.items.len(),
+        ratings.mean().unwrap_or(f64::NAN),
+        notes.join(", ")
+    )
+}
+
+/// Shows per-epoch lines and a progress bar on standard error.
+struct Progress {
+    bar: Option<ProgressBar>,
+    quiet: bool,
+}
+
+impl Progress {
+    fn new(epochs: usize, quiet: bool) -> Progress {
+        let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
+            let bar = ProgressBar::with_draw_target(
+                Some(epochs as u64),
+                ProgressDrawTarget::stderr(),
+            );
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{bar:30} epoch {pos}/{len}  {msg}  ({elapsed})",
+                )
+                .expect("progress template is valid"),
+            );
+            bar
+        });
+        Progress { bar, quiet }
+    }
+
+    fn report(&self, report: &EpochReport) {
+        if self.quiet {
+            return;
+        }
+        let mut line = format!(
+            "epoch {:>3}/{}  train RMSE {:.4}",
+            report.epoch, report.epochs, report.train_rmse
+        );
+        if let Some(rmse) = report.validation_rmse {
+            line.push_str(&format!("  test RMSE {rmse:.4}"));
+        }
+        line.push_str(&format!(
+            "  learning rate {:.5}  {:.2} s",
+            report.learning_rate,
+            report.elapsed.as_secs_f64()
+        ));
+        match &self.bar {
+            Some(bar) => {
+                bar.println(&line);
+                bar.set_position(report.epoch as u64);
+            }
+            None => eprintln!("{line}"),
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// Trains with progress shown unless `quiet`.
+fn train_with_progress(
+    ratings: &Ratings,
+    training: &TrainingArgs,
+    validation: Option<&Ratings>,
+) -> Result<Model> {
+    let params = training.params();
+    params.validate()?;
+    let progress = Progress::new(params.epochs, training.quiet);
+    let result = fit_with(ratings, &params, validation, &mut |report| {
+        progress.report(report)
+    });
+    progress.finish();
+    result
+}
+
+/// Fails when the folder that is to hold `path` does not exist, so that
+/// the mistake is reported before training rather than after it.
+fn check_output_folder(path: &Path) -> Result<()> {
+    let folder = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => return Ok(()),
+    };
+    if folder.is_dir() {
+        return Ok(());
+    }
+    Err(Error::Invalid(format!(
+        "cannot write {}: the folder {} does not exist",
+        path.display(),
+        folder.display()
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}
