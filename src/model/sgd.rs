@@ -356,8 +356,8 @@ impl Engine {
         .all(|values| values.iter().all(|v| v.is_finite()))
     }
 
-    /// Returns factors and biases in the caller's order.
-    pub fn finish(self) -> Trained {
+    /// Returns a copy of the factors and biases in the caller's order.
+    pub fn trained(&self) -> Trained {
         let k = self.factors;
         let reorder = |values: &[f32], bands: &Bands, width: usize| {
             let mut out = vec![0.0f32; values.len()];

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use crate::data::{matrix, Ratings};
 use crate::error::{Error, Result};
 use crate::model::params::TrainParams;
-use crate::model::sgd::Engine;
+use crate::model::sgd::{Engine, Trained};
 use crate::model::Model;
 
 /// Progress after one epoch.
@@ -190,15 +190,38 @@ impl Trainer {
         Ok(train_rmse)
     }
 
+    /// Epochs run so far.
+    pub fn epochs_run(&self) -> usize {
+        self.epoch
+    }
+
+    /// RMSE on `ratings` of the current factors, with predictions clipped
+    /// to the training range. Ratings of users or items absent from
+    /// training are left out; returns `None` when none are left.
+    pub fn rmse_on(&self, ratings: &Ratings) -> Option<f64> {
+        let triples = known_triples(ratings, &self.ratings);
+        (!triples.is_empty()).then(|| self.engine.rmse(&triples, self.range))
+    }
+
+    /// Returns the model as it stands after the epochs run so far, leaving
+    /// the trainer free to go on.
+    pub fn snapshot(&self) -> Model {
+        self.model_from(self.engine.trained())
+    }
+
     /// Finishes training and returns the model.
     pub fn into_model(self) -> Model {
-        let trained = self.engine.finish();
+        let trained = self.engine.trained();
+        self.model_from(trained)
+    }
+
+    fn model_from(&self, trained: Trained) -> Model {
         Model {
-            params: self.params,
+            params: self.params.clone(),
             global_mean: self.global_mean,
             rating_range: self.range,
-            users: self.ratings.users,
-            items: self.ratings.items,
+            users: self.ratings.users.clone(),
+            items: self.ratings.items.clone(),
             user_factors: trained.user_factors,
             item_factors: trained.item_factors,
             user_bias: trained.user_bias,
