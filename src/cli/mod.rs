@@ -126,6 +126,10 @@ struct TrainingArgs {
         default_value_t = TrainParams::default().learning_rate
     )]
     learning_rate: f32,
+    /// SGD step size of the biases in the first epoch; shrinks by --decay
+    /// like --learning-rate.
+    #[arg(long, allow_hyphen_values = true, default_value_t = TrainParams::default().bias_learning_rate)]
+    bias_learning_rate: f32,
     /// Step size multiplier applied after each epoch, in (0, 1].
     #[arg(
         long,
@@ -184,6 +188,7 @@ impl TrainingArgs {
             factors: self.factors,
             epochs: self.epochs,
             learning_rate: self.learning_rate,
+            bias_learning_rate: self.bias_learning_rate,
             decay: self.decay,
             regularization: self.regularization,
             regularization_exponent: self.regularization_exponent,

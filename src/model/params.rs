@@ -18,6 +18,10 @@ pub struct TrainParams {
     pub epochs: usize,
     /// SGD step size in the first epoch. Default 0.015, above 0.
     pub learning_rate: f32,
+    /// SGD step size of the user and item biases in the first epoch; it
+    /// shrinks by `decay` like `learning_rate`. A step below that of the
+    /// factors keeps the biases from chasing noise. Default 0.004, above 0.
+    pub bias_learning_rate: f32,
     /// Factor by which the step size shrinks after each epoch, so epoch
     /// `e` (from 1) uses `learning_rate * decay^(e-1)`. Default 0.98,
     /// in (0, 1].
@@ -54,6 +58,7 @@ impl Default for TrainParams {
             factors: 128,
             epochs: 60,
             learning_rate: 0.015,
+            bias_learning_rate: 0.004,
             decay: 0.98,
             regularization: 0.1,
             regularization_exponent: 0.75,
@@ -97,6 +102,14 @@ impl TrainParams {
             return Err(invalid(
                 "--learning-rate",
                 lr,
+                "must be a finite number above 0",
+            ));
+        }
+        let bias_lr = self.bias_learning_rate;
+        if !(bias_lr.is_finite() && bias_lr > 0.0) {
+            return Err(invalid(
+                "--bias-learning-rate",
+                bias_lr,
                 "must be a finite number above 0",
             ));
         }

@@ -162,10 +162,11 @@ fn row_penalties(
     penalties
 }
 
-/// Step size and bias penalty of one epoch.
+/// Step sizes and bias penalty of one epoch.
 #[derive(Debug, Clone, Copy)]
 struct Step {
     learning_rate: f32,
+    bias_learning_rate: f32,
     bias_regularization: f32,
 }
 
@@ -265,10 +266,16 @@ impl Engine {
 
     /// Runs one epoch and returns the sum of squared errors seen during it,
     /// each error taken just before its rating's update.
-    pub fn epoch(&mut self, learning_rate: f32, params: &TrainParams) -> f64 {
+    pub fn epoch(
+        &mut self,
+        learning_rate: f32,
+        bias_learning_rate: f32,
+        params: &TrainParams,
+    ) -> f64 {
         let bands = self.users.len();
         let step = Step {
             learning_rate,
+            bias_learning_rate,
             bias_regularization: params.bias_regularization,
         };
         let mut strata: Vec<usize> = (0..bands).collect();
@@ -407,8 +414,9 @@ fn sgd_block(
         let error = entry.residual - *bu - *bi - dot(p, q);
         total += f64::from(error * error);
 
-        *bu += lr * (error - step.bias_regularization * *bu);
-        *bi += lr * (error - step.bias_regularization * *bi);
+        let bias_lr = step.bias_learning_rate;
+        *bu += bias_lr * (error - step.bias_regularization * *bu);
+        *bi += bias_lr * (error - step.bias_regularization * *bi);
         let scaled = lr * error;
         let shrink_p = 1.0 - lr * user.penalties[u];
         let shrink_q = 1.0 - lr * item.penalties[i];

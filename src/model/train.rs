@@ -176,7 +176,13 @@ impl Trainer {
     pub fn epoch(&mut self) -> Result<f64> {
         self.epoch += 1;
         self.last_learning_rate = self.learning_rate;
-        let squared_error = self.engine.epoch(self.learning_rate, &self.params);
+        let shrink = self.params.decay.powi(self.epoch as i32 - 1);
+        let bias_learning_rate = self.params.bias_learning_rate * shrink;
+        let squared_error = self.engine.epoch(
+            self.learning_rate,
+            bias_learning_rate,
+            &self.params,
+        );
         self.learning_rate *= self.params.decay;
         let train_rmse = (squared_error / self.ratings.len() as f64).sqrt();
         if !train_rmse.is_finite() || !self.engine.is_finite() {
