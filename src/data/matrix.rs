@@ -64,6 +64,21 @@ pub fn last_of_each_pair(
 ///
 /// Panics if a (user, item) pair repeats or an index is out of range.
 pub fn to_csr(entries: &[Rating], users: usize, items: usize) -> RatingMatrix {
+    try_to_csr(entries, users, items)
+        .expect("ratings must have unique (user, item) pairs in range")
+}
+
+/// Builds the CSR matrix of `entries` like [`to_csr`], or returns `None`
+/// when a (user, item) pair repeats.
+///
+/// # Panics
+///
+/// Panics if an index is out of range.
+pub fn try_to_csr(
+    entries: &[Rating],
+    users: usize,
+    items: usize,
+) -> Option<RatingMatrix> {
     let (indptr, order) = group_by_user(entries, users);
     let mut indices = Vec::with_capacity(entries.len());
     let mut data = Vec::with_capacity(entries.len());
@@ -75,11 +90,15 @@ pub fn to_csr(entries: &[Rating], users: usize, items: usize) -> RatingMatrix {
             (rating.item, rating.value)
         }));
         row.sort_unstable_by_key(|&(item, _)| item);
+        if row.windows(2).any(|pair| pair[0].0 == pair[1].0) {
+            return None;
+        }
         indices.extend(row.iter().map(|&(item, _)| item));
         data.extend(row.iter().map(|&(_, value)| value));
     }
-    CsMatI::try_new((users, items), indptr, indices, data)
-        .expect("ratings must have unique (user, item) pairs in range")
+    let matrix = CsMatI::try_new((users, items), indptr, indices, data)
+        .expect("item indices must be below the item count");
+    Some(matrix)
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::data::{matrix, Ratings};
+use crate::data::{matrix, IdMap, Ratings};
 use crate::error::{Error, Result};
 use crate::model::params::TrainParams;
 use crate::model::sgd::{Engine, Trained};
@@ -86,7 +86,7 @@ fn train_in_pool(
 ) -> Result<Model> {
     let started = Instant::now();
     let mut trainer = Trainer::new(ratings, params)?;
-    let held_out = validation.map(|v| known_triples(v, &trainer.ratings));
+    let held_out = validation.map(|v| trainer.known_triples(v));
     for _ in 0..params.epochs {
         let train_rmse = trainer.epoch()?;
         let validation_rmse = held_out
@@ -112,8 +112,13 @@ fn train_in_pool(
 /// instead runs them on a pool of `params.threads` threads.
 pub struct Trainer {
     params: TrainParams,
-    ratings: Ratings,
-    matrix: matrix::RatingMatrix,
+    users: IdMap,
+    items: IdMap,
+    /// Training ratings, repeats removed.
+    len: usize,
+    /// CSR structure of the training matrix, kept for the model.
+    rated_indptr: Vec<usize>,
+    rated_items: Vec<u32>,
     global_mean: f32,
     range: (f32, f32),
     engine: Engine,
@@ -133,20 +138,31 @@ impl Trainer {
         if ratings.is_empty() {
             return Err(Error::Invalid("no ratings to train on".into()));
         }
-        let mut ratings = ratings.clone();
-        ratings.remove_duplicates();
-        let matrix = matrix::to_csr(
-            &ratings.entries,
-            ratings.users.len(),
-            ratings.items.len(),
-        );
+        let (users, items) = (ratings.users.len(), ratings.items.len());
+        // Loaded files have no repeated pairs, so the copy is rare.
+        let deduplicated;
+        let (ratings, matrix) =
+            match matrix::try_to_csr(&ratings.entries, users, items) {
+                Some(matrix) => (ratings, matrix),
+                None => {
+                    let mut copy = ratings.clone();
+                    copy.remove_duplicates();
+                    deduplicated = copy;
+                    let entries = &deduplicated.entries;
+                    (&deduplicated, matrix::to_csr(entries, users, items))
+                }
+            };
         let global_mean = ratings.mean().expect("ratings are not empty") as f32;
         let range = ratings.range().expect("ratings are not empty");
         let engine = Engine::new(&matrix, global_mean, params);
+        let (rated_indptr, rated_items, _) = matrix.into_raw_storage();
         Ok(Trainer {
             params: params.clone(),
-            ratings,
-            matrix,
+            users: ratings.users.clone(),
+            items: ratings.items.clone(),
+            len: rated_items.len(),
+            rated_indptr,
+            rated_items,
             global_mean,
             range,
             engine,
@@ -158,12 +174,12 @@ impl Trainer {
 
     /// Number of training ratings, repeats removed.
     pub fn len(&self) -> usize {
-        self.ratings.len()
+        self.len
     }
 
     /// Whether there are no training ratings (never true once built).
     pub fn is_empty(&self) -> bool {
-        self.ratings.is_empty()
+        self.len == 0
     }
 
     /// Runs one more epoch and returns the RMSE of the errors seen during
@@ -184,7 +200,7 @@ impl Trainer {
             &self.params,
         );
         self.learning_rate *= self.params.decay;
-        let train_rmse = (squared_error / self.ratings.len() as f64).sqrt();
+        let train_rmse = (squared_error / self.len as f64).sqrt();
         if !train_rmse.is_finite() || !self.engine.is_finite() {
             return Err(Error::Diverged {
                 epoch: self.epoch,
@@ -205,7 +221,7 @@ impl Trainer {
     /// to the training range. Ratings of users or items absent from
     /// training are left out; returns `None` when none are left.
     pub fn rmse_on(&self, ratings: &Ratings) -> Option<f64> {
-        let triples = known_triples(ratings, &self.ratings);
+        let triples = self.known_triples(ratings);
         (!triples.is_empty()).then(|| self.engine.rmse(&triples, self.range))
     }
 
@@ -221,35 +237,40 @@ impl Trainer {
         self.model_from(trained)
     }
 
+    fn known_triples(&self, validation: &Ratings) -> Vec<(u32, u32, f32)> {
+        known_triples(validation, &self.users, &self.items)
+    }
+
     fn model_from(&self, trained: Trained) -> Model {
         Model {
             params: self.params.clone(),
             global_mean: self.global_mean,
             rating_range: self.range,
-            users: self.ratings.users.clone(),
-            items: self.ratings.items.clone(),
+            users: self.users.clone(),
+            items: self.items.clone(),
             user_factors: trained.user_factors,
             item_factors: trained.item_factors,
             user_bias: trained.user_bias,
             item_bias: trained.item_bias,
-            rated_indptr: self.matrix.indptr().raw_storage().to_vec(),
-            rated_items: self.matrix.indices().to_vec(),
+            rated_indptr: self.rated_indptr.clone(),
+            rated_items: self.rated_items.clone(),
         }
     }
 }
 
-/// Maps `validation` into the index space of `train`, dropping ratings of
-/// users or items that `train` does not have.
+/// Maps `validation` into the index space of `users` and `items`, dropping
+/// ratings of users or items that they do not have.
 fn known_triples(
     validation: &Ratings,
-    train: &Ratings,
+    users: &IdMap,
+    items: &IdMap,
 ) -> Vec<(u32, u32, f32)> {
     validation
         .entries
         .iter()
         .filter_map(|r| {
-            let user = train.users.get(validation.users.id(r.user))?;
-            let item = train.items.get(validation.items.id(r.item))?;
+            let user = users.get(validation.users.id(r.user))?;
+            let item = items.get(validation.items.id(r.item))?;
             Some((user, item, r.value))
         })
         .collect()
