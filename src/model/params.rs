@@ -7,8 +7,8 @@ use crate::error::{Error, Result};
 /// Settings of biased matrix factorization trained with parallel SGD.
 ///
 /// The defaults were chosen by measurement on the MovieLens 100K folds
-/// u1..u5 and a seeded split of MovieLens latest-small (see
-/// `BENCHMARKS.md`).
+/// u1..u5, the fixed 80/20 split of MovieLens latest-small and planted
+/// synthetic data (see `BENCHMARKS.md`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct TrainParams {

@@ -225,7 +225,7 @@ impl Trainer {
         (!triples.is_empty()).then(|| self.engine.rmse(&triples, self.range))
     }
 
-    /// Returns the model as it stands after the epochs run so far, leaving
+    /// Returns the model as trained by the epochs run so far, leaving
     /// the trainer free to go on.
     pub fn snapshot(&self) -> Model {
         self.model_from(self.engine.trained())
