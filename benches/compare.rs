@@ -17,13 +17,14 @@
 //! the binary only checks that both systems run, on 20 000 ratings.
 
 use std::error::Error;
+use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::{Parser, ValueEnum};
 use descent::data::generate::{generate, SyntheticSpec};
-use descent::data::split::random_split;
+use descent::data::split::{random_split, Split};
 use descent::data::Ratings;
-use descent::{fit_with, Model, TrainParams, Trainer};
+use descent::{TrainParams, Trainer};
 
 type Result<T> = std::result::Result<T, Box<dyn Error + Send + Sync>>;
 
@@ -38,7 +39,7 @@ const RATINGS_PER_ITEM: usize = 200;
 
 /// LIBMF settings: its own defaults for real-valued matrix factorization
 /// (learning rate 0.1, L2 penalties 0.1), as set by `mf_get_default_param`
-/// in LIBMF 2.01 as vendored by the `libmf` 0.4 crate.
+/// in the LIBMF source that the `libmf` 0.4 crate compiles.
 const LIBMF_LEARNING_RATE: f32 = 0.1;
 const LIBMF_LAMBDA: f32 = 0.1;
 
@@ -115,16 +116,22 @@ impl Options {
         ];
         for (name, values) in lists {
             if values.is_empty() || values.contains(&0) {
-                return Err(format!("{name} must list numbers above 0").into());
+                let message =
+                    format!("invalid {name} {values:?}: each must be above 0");
+                return Err(message.into());
             }
         }
-        if self.ratings.iter().any(|&r| r < RATINGS_PER_ITEM) {
-            let message =
-                format!("--ratings must be at least {RATINGS_PER_ITEM}");
+        if let Some(r) = self.ratings.iter().find(|&&r| r < RATINGS_PER_ITEM) {
+            let message = format!(
+                "invalid --ratings {r}: must be at least {RATINGS_PER_ITEM}"
+            );
             return Err(message.into());
         }
-        if self.epochs == 0 || self.repeats == 0 {
-            return Err("--epochs and --repeats must be above 0".into());
+        let counts = [("--epochs", self.epochs), ("--repeats", self.repeats)];
+        for (name, value) in counts {
+            if value == 0 {
+                return Err(format!("invalid {name} 0: must be above 0").into());
+            }
         }
         Ok(())
     }
@@ -172,50 +179,8 @@ fn prepare(ratings: usize, options: &Options) -> Result<Prepared> {
     let synthetic = generate(&spec)?;
     let all = &synthetic.ratings;
     let split = random_split(all.len(), TEST_FRACTION, options.seed)?;
+    let known_test = known_test_positions(all, &split);
 
-    let mut user_counts = vec![0u32; all.users.len()];
-    let mut item_counts = vec![0u32; all.items.len()];
-    for &position in &split.train {
-        let rating = all.entries[position];
-        user_counts[rating.user as usize] += 1;
-        item_counts[rating.item as usize] += 1;
-    }
-    let known_test: Vec<usize> = split
-        .test
-        .iter()
-        .copied()
-        .filter(|&position| {
-            let rating = all.entries[position];
-            user_counts[rating.user as usize] > 0
-                && item_counts[rating.item as usize] > 0
-        })
-        .collect();
-
-    let train = options
-        .runs(System::Descent)
-        .then(|| all.subset(&split.train));
-    let libmf_train = options.runs(System::Libmf).then(|| {
-        let mut matrix = libmf::Matrix::with_capacity(split.train.len());
-        for &position in &split.train {
-            let rating = all.entries[position];
-            matrix.push(rating.user as i32, rating.item as i32, rating.value);
-        }
-        matrix
-    });
-    let libmf_test = known_test
-        .iter()
-        .map(|&position| {
-            let rating = all.entries[position];
-            (rating.user as i32, rating.item as i32, rating.value)
-        })
-        .collect();
-    let range = split.train.iter().fold(
-        (f32::INFINITY, f32::NEG_INFINITY),
-        |(low, high), &position| {
-            let value = all.entries[position].value;
-            (low.min(value), high.max(value))
-        },
-    );
     let summary = DataSummary {
         users: spec.users,
         items: spec.items,
@@ -225,13 +190,19 @@ fn prepare(ratings: usize, options: &Options) -> Result<Prepared> {
         known_test_len: known_test.len(),
         noise_floor: synthetic.noise_floor_at(&known_test),
     };
+    let train = options
+        .runs(System::Descent)
+        .then(|| all.subset(&split.train));
+    let libmf_train = options
+        .runs(System::Libmf)
+        .then(|| libmf_matrix(all, &split.train));
     let prepared = Prepared {
         summary,
         train,
         test: all.subset(&known_test),
         libmf_train,
-        libmf_test,
-        range,
+        libmf_test: triples(all, &known_test),
+        range: value_range(all, &split.train),
     };
     eprintln!(
         "generated and split {ratings} ratings in {:.1} s",
@@ -240,12 +211,63 @@ fn prepare(ratings: usize, options: &Options) -> Result<Prepared> {
     Ok(prepared)
 }
 
+/// Returns the test positions whose user and item have training ratings.
+fn known_test_positions(all: &Ratings, split: &Split) -> Vec<usize> {
+    let mut user_counts = vec![0u32; all.users.len()];
+    let mut item_counts = vec![0u32; all.items.len()];
+    for &position in &split.train {
+        let rating = all.entries[position];
+        user_counts[rating.user as usize] += 1;
+        item_counts[rating.item as usize] += 1;
+    }
+    split
+        .test
+        .iter()
+        .copied()
+        .filter(|&position| {
+            let rating = all.entries[position];
+            user_counts[rating.user as usize] > 0
+                && item_counts[rating.item as usize] > 0
+        })
+        .collect()
+}
+
+/// Returns the ratings at `positions` as (user, item, rating), indexed
+/// like `all`.
+fn triples(all: &Ratings, positions: &[usize]) -> Vec<(i32, i32, f32)> {
+    positions
+        .iter()
+        .map(|&position| {
+            let rating = all.entries[position];
+            (rating.user as i32, rating.item as i32, rating.value)
+        })
+        .collect()
+}
+
+fn libmf_matrix(all: &Ratings, positions: &[usize]) -> libmf::Matrix {
+    let mut matrix = libmf::Matrix::with_capacity(positions.len());
+    for &position in positions {
+        let rating = all.entries[position];
+        matrix.push(rating.user as i32, rating.item as i32, rating.value);
+    }
+    matrix
+}
+
+/// Returns the smallest and largest rating at `positions`.
+fn value_range(all: &Ratings, positions: &[usize]) -> (f32, f32) {
+    positions.iter().fold(
+        (f32::INFINITY, f32::NEG_INFINITY),
+        |(low, high), &position| {
+            let value = all.entries[position].value;
+            (low.min(value), high.max(value))
+        },
+    )
+}
+
 /// Timings and accuracy of one system in one configuration.
 struct Measured {
     system: &'static str,
-    factors: usize,
-    threads: usize,
-    train_len: usize,
+    config: Config,
     /// Set-up time within `train_seconds`, when measured separately.
     setup_seconds: Option<f64>,
     /// Wall time from ratings in memory to a trained model, set-up
@@ -255,12 +277,12 @@ struct Measured {
     /// Time to reach LIBMF's final test RMSE; `None` when not reached or
     /// when LIBMF did not run.
     seconds_to_target: Option<f64>,
-    epochs: usize,
 }
 
 impl Measured {
     fn updates_per_second(&self) -> f64 {
-        (self.train_len * self.epochs) as f64 / self.train_seconds
+        let updates = self.config.train_len * self.config.epochs;
+        updates as f64 / self.train_seconds
     }
 }
 
@@ -291,58 +313,58 @@ fn clipped_rmse(
     (sum / triples.len() as f64).sqrt()
 }
 
-/// Trains LIBMF `options.repeats` times and reports the run with the
-/// median time, with the median test RMSE of all runs.
-fn run_libmf(
+/// One timed LIBMF training and the test RMSE of its model.
+struct LibmfRun {
+    seconds: f64,
+    rmse: f64,
+}
+
+fn train_libmf(
     data: &Prepared,
     matrix: &libmf::Matrix,
     factors: usize,
     threads: usize,
-    options: &Options,
-) -> Result<Measured> {
-    let mut seconds = Vec::new();
-    let mut rmses = Vec::new();
-    for _ in 0..options.repeats {
-        let started = Instant::now();
-        let model = libmf::Model::params()
-            .factors(i32::try_from(factors)?)
-            .threads(i32::try_from(threads)?)
-            .iterations(i32::try_from(options.epochs)?)
-            .learning_rate(LIBMF_LEARNING_RATE)
-            .lambda_p2(LIBMF_LAMBDA)
-            .lambda_q2(LIBMF_LAMBDA)
-            .quiet(true)
-            .fit(matrix)?;
-        seconds.push(started.elapsed().as_secs_f64());
-        rmses.push(clipped_rmse(&data.libmf_test, data.range, |u, i| {
-            model.predict(u, i)
-        }));
-    }
-    let train_seconds = median(&seconds);
-    Ok(Measured {
-        system: "LIBMF",
-        factors,
-        threads,
-        train_len: data.summary.train_len,
-        setup_seconds: None,
-        train_seconds,
-        test_rmse: median(&rmses),
-        seconds_to_target: Some(train_seconds),
-        epochs: options.epochs,
-    })
+    epochs: usize,
+) -> Result<LibmfRun> {
+    let started = Instant::now();
+    let model = libmf::Model::params()
+        .factors(i32::try_from(factors)?)
+        .threads(i32::try_from(threads)?)
+        .iterations(i32::try_from(epochs)?)
+        .learning_rate(LIBMF_LEARNING_RATE)
+        .lambda_p2(LIBMF_LAMBDA)
+        .lambda_q2(LIBMF_LAMBDA)
+        .quiet(true)
+        .fit(matrix)?;
+    let seconds = started.elapsed().as_secs_f64();
+    let rmse = clipped_rmse(&data.libmf_test, data.range, |user, item| {
+        model.predict(user, item)
+    });
+    Ok(LibmfRun { seconds, rmse })
 }
 
-/// One timed descent training: set-up time, then the cumulative time
-/// (set-up included) after each epoch.
-struct DescentTiming {
+/// One timed descent training.
+struct DescentRun {
+    /// Time of `Trainer::new`.
     setup: f64,
+    /// Training time after each epoch: set-up plus the epochs so far,
+    /// without the RMSE measurements between epochs.
     after_epoch: Vec<f64>,
+    /// Test RMSE after each epoch.
+    rmse_after_epoch: Vec<f64>,
 }
 
-fn time_descent(
+impl DescentRun {
+    fn total(&self) -> f64 {
+        *self.after_epoch.last().expect("epochs >= 1")
+    }
+}
+
+fn train_descent(
+    data: &Prepared,
     train: &Ratings,
     params: &TrainParams,
-) -> Result<(DescentTiming, Model)> {
+) -> Result<DescentRun> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(params.threads)
         .build()?;
@@ -350,117 +372,141 @@ fn time_descent(
         let started = Instant::now();
         let mut trainer = Trainer::new(train, params)?;
         let setup = started.elapsed().as_secs_f64();
+        let mut elapsed = setup;
         let mut after_epoch = Vec::with_capacity(params.epochs);
+        let mut rmse_after_epoch = Vec::with_capacity(params.epochs);
         for _ in 0..params.epochs {
+            let started = Instant::now();
             trainer.epoch()?;
-            after_epoch.push(started.elapsed().as_secs_f64());
+            elapsed += started.elapsed().as_secs_f64();
+            after_epoch.push(elapsed);
+            let rmse = trainer
+                .rmse_on(&data.test)
+                .ok_or("no test rating has a user and item from training")?;
+            rmse_after_epoch.push(rmse);
         }
-        let timing = DescentTiming { setup, after_epoch };
-        Ok((timing, trainer.into_model()))
+        Ok(DescentRun {
+            setup,
+            after_epoch,
+            rmse_after_epoch,
+        })
     })
 }
 
-/// Trains descent `options.repeats` times without evaluation, timing each
-/// epoch, then once more through `fit_with` to get the test RMSE after each
-/// epoch. Both trainings produce the same model, because with a fixed seed
-/// and band count the result does not depend on timing; that is checked.
-fn run_descent(
-    data: &Prepared,
-    train: &Ratings,
+/// Factors, threads and epochs of one row pair, with the training size.
+#[derive(Clone, Copy)]
+struct Config {
     factors: usize,
     threads: usize,
+    epochs: usize,
+    train_len: usize,
+}
+
+/// Reports the LIBMF run with the median time, with the median test RMSE
+/// of all runs (with more than one thread, LIBMF's result depends on
+/// thread timing).
+fn summarize_libmf(runs: &[LibmfRun], config: Config) -> Measured {
+    let seconds: Vec<f64> = runs.iter().map(|run| run.seconds).collect();
+    let rmses: Vec<f64> = runs.iter().map(|run| run.rmse).collect();
+    let train_seconds = median(&seconds);
+    eprintln!(
+        "LIBMF: {} factors, {} threads: {train_seconds:.2} s, RMSE {:.4}",
+        config.factors,
+        config.threads,
+        median(&rmses),
+    );
+    Measured {
+        system: "LIBMF",
+        config,
+        setup_seconds: None,
+        train_seconds,
+        test_rmse: median(&rmses),
+        seconds_to_target: Some(train_seconds),
+    }
+}
+
+/// Reports the descent run with the median time. `target_rmse` is LIBMF's
+/// final test RMSE, when LIBMF ran.
+fn summarize_descent(
+    runs: &[DescentRun],
     target_rmse: Option<f64>,
-    options: &Options,
-) -> Result<Measured> {
-    let params = TrainParams {
-        factors,
-        epochs: options.epochs,
-        threads,
-        ..TrainParams::default()
-    };
-    let mut timings = Vec::new();
-    let mut timed_model = None;
-    for _ in 0..options.repeats {
-        let (timing, model) = time_descent(train, &params)?;
-        timings.push(timing);
-        timed_model = Some(model);
-    }
-    let totals: Vec<f64> = timings
-        .iter()
-        .map(|timing| *timing.after_epoch.last().expect("epochs >= 1"))
-        .collect();
-    let timing = &timings[median_index(&totals)];
-
-    let mut rmse_after_epoch = Vec::with_capacity(options.epochs);
-    let model = fit_with(train, &params, Some(&data.test), &mut |report| {
-        rmse_after_epoch.push(report.validation_rmse.unwrap_or(f64::NAN));
-    })?;
-    if Some(model) != timed_model {
-        return Err("the descent model trained with fit_with differs from \
-                    the timed one, so the RMSE after each epoch cannot be \
-                    matched with the epoch times"
-            .into());
-    }
-
-    let trajectory: Vec<String> = rmse_after_epoch
+    config: Config,
+) -> Measured {
+    let totals: Vec<f64> = runs.iter().map(DescentRun::total).collect();
+    let run = &runs[median_index(&totals)];
+    let trajectory: Vec<String> = run
+        .rmse_after_epoch
         .iter()
         .map(|rmse| format!("{rmse:.4}"))
         .collect();
     eprintln!(
-        "descent: {factors} factors: test RMSE after each epoch: {}",
+        "descent: {} factors, {} threads: {:.2} s, test RMSE after each \
+         epoch: {}",
+        config.factors,
+        config.threads,
+        run.total(),
         trajectory.join(" ")
     );
-
     let seconds_to_target = target_rmse.and_then(|target| {
-        rmse_after_epoch
+        run.rmse_after_epoch
             .iter()
             .position(|&rmse| rmse <= target)
-            .map(|epoch| timing.after_epoch[epoch])
+            .map(|epoch| run.after_epoch[epoch])
     });
-    Ok(Measured {
+    Measured {
         system: "descent",
-        factors,
-        threads,
-        train_len: data.summary.train_len,
-        setup_seconds: Some(timing.setup),
-        train_seconds: totals[median_index(&totals)],
-        test_rmse: *rmse_after_epoch.last().expect("epochs >= 1"),
+        config,
+        setup_seconds: Some(run.setup),
+        train_seconds: run.total(),
+        test_rmse: *run.rmse_after_epoch.last().expect("epochs >= 1"),
         seconds_to_target,
-        epochs: options.epochs,
-    })
+    }
 }
 
 /// Measures every system, factor count and thread count on one data set.
+///
+/// The runs of the two systems alternate, so that load from other
+/// processes on a shared machine tends to slow both alike.
 fn measure(data: &Prepared, options: &Options) -> Result<Vec<Measured>> {
     let mut rows = Vec::new();
     for &factors in &options.factors {
         for &threads in &options.threads {
-            let libmf = match &data.libmf_train {
-                Some(matrix) => {
-                    Some(run_libmf(data, matrix, factors, threads, options)?)
-                }
-                None => None,
+            let config = Config {
+                factors,
+                threads,
+                epochs: options.epochs,
+                train_len: data.summary.train_len,
             };
-            let target = libmf.as_ref().map(|row| row.test_rmse);
-            if let Some(train) = &data.train {
-                let descent = run_descent(
-                    data, train, factors, threads, target, options,
-                )?;
-                eprintln!(
-                    "descent: {factors} factors, {threads} threads: \
-                     {:.2} s, RMSE {:.4}",
-                    descent.train_seconds, descent.test_rmse
-                );
-                rows.push(descent);
+            let params = TrainParams {
+                factors,
+                epochs: options.epochs,
+                threads,
+                ..TrainParams::default()
+            };
+            let mut libmf_runs = Vec::new();
+            let mut descent_runs = Vec::new();
+            for _ in 0..options.repeats {
+                if let Some(matrix) = &data.libmf_train {
+                    let run = train_libmf(
+                        data,
+                        matrix,
+                        factors,
+                        threads,
+                        options.epochs,
+                    )?;
+                    libmf_runs.push(run);
+                }
+                if let Some(train) = &data.train {
+                    descent_runs.push(train_descent(data, train, &params)?);
+                }
             }
-            if let Some(libmf) = libmf {
-                eprintln!(
-                    "LIBMF: {factors} factors, {threads} threads: \
-                     {:.2} s, RMSE {:.4}",
-                    libmf.train_seconds, libmf.test_rmse
-                );
-                rows.push(libmf);
+            let libmf = (!libmf_runs.is_empty())
+                .then(|| summarize_libmf(&libmf_runs, config));
+            if !descent_runs.is_empty() {
+                let target = libmf.as_ref().map(|row| row.test_rmse);
+                rows.push(summarize_descent(&descent_runs, target, config));
             }
+            rows.extend(libmf);
         }
     }
     Ok(rows)
@@ -486,9 +532,9 @@ fn print_table(rows: &[Measured]) {
     for row in rows {
         let libmf = rows.iter().find(|other| {
             other.system == "LIBMF"
-                && other.factors == row.factors
-                && other.threads == row.threads
-                && other.train_len == row.train_len
+                && other.config.factors == row.config.factors
+                && other.config.threads == row.config.threads
+                && other.config.train_len == row.config.train_len
         });
         let ratio = libmf.map_or("n/a".to_string(), |libmf| {
             let ratio = row.updates_per_second() / libmf.updates_per_second();
@@ -502,9 +548,9 @@ fn print_table(rows: &[Measured]) {
         println!(
             "| {} | {} | {} | {} | {} | {:.2} | {} | {:.4} | {} | {} |",
             row.system,
-            row.factors,
-            row.threads,
-            row.train_len,
+            row.config.factors,
+            row.config.threads,
+            row.config.train_len,
             format_seconds(row.setup_seconds, "in train s"),
             row.train_seconds,
             format_rate(row.updates_per_second()),
@@ -536,15 +582,10 @@ fn print_setup(data: &[DataSummary], options: &Options) {
         );
     }
     println!(
-        "- descent: learning rate {} decayed by {} per epoch, \
-         regularization {}, bias regularization {}, seed {}, blocks \
-         max(8, 2 x threads); set-up is Trainer::new, timed separately and \
-         included in train s",
-        defaults.learning_rate,
-        defaults.decay,
-        defaults.regularization,
-        defaults.bias_regularization,
-        defaults.seed,
+        "- descent: TrainParams defaults apart from factors, epochs and \
+         threads, {defaults:?}; with blocks 0 the engine cuts the matrix \
+         into max(8, 2 x threads) bands per side; set-up is Trainer::new, \
+         timed separately and included in train s"
     );
     println!(
         "- LIBMF (libmf crate 0.4): learning rate {LIBMF_LEARNING_RATE}, \
@@ -574,8 +615,17 @@ fn report_peak_rss(stage: &str) {
     }
 }
 
-fn main() -> Result<()> {
-    let mut options = Options::parse();
+fn main() -> ExitCode {
+    match run(Options::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(mut options: Options) -> Result<()> {
     if !options.bench {
         eprintln!(
             "compare: no --bench flag, so only checking that both systems \

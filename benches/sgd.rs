@@ -46,8 +46,7 @@ fn bench_epoch(c: &mut Criterion) {
     group
         .sample_size(10)
         .warm_up_time(Duration::from_secs(3))
-        .measurement_time(Duration::from_secs(15))
-        .throughput(Throughput::Elements(data.ratings.len() as u64));
+        .measurement_time(Duration::from_secs(15));
     for factors in FACTORS {
         let size = format!("{USERS}x{ITEMS}x{RATINGS}x{factors}");
         for threads in THREADS {
@@ -60,6 +59,7 @@ fn bench_epoch(c: &mut Criterion) {
             let mut trainer = pool
                 .install(|| Trainer::new(&data.ratings, &params))
                 .expect("the benchmark parameters are valid");
+            group.throughput(Throughput::Elements(trainer.len() as u64));
             let id = BenchmarkId::new(&size, format!("{threads}-threads"));
             group.bench_function(id, |b| {
                 b.iter(|| {

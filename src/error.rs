@@ -99,6 +99,18 @@ pub enum Error {
     #[error("unknown item {0}: the model has no ratings of this item")]
     UnknownItem(String),
 
+    /// A genre that no item of the items file has.
+    #[error(
+        "unknown genre {genre}: no item has it; the items file lists {}",
+        genre_list(known)
+    )]
+    UnknownGenre {
+        /// The genre as given.
+        genre: String,
+        /// The genres the items file lists, sorted.
+        known: Vec<String>,
+    },
+
     /// An output file exists and would be replaced.
     #[error(
         "{} already exists; pass --force to replace it",
@@ -112,6 +124,15 @@ pub enum Error {
     /// A request that cannot be met for another stated reason.
     #[error("{0}")]
     Invalid(String),
+}
+
+/// Joins genre names for [`Error::UnknownGenre`].
+fn genre_list(known: &[String]) -> String {
+    if known.is_empty() {
+        "no genres".to_string()
+    } else {
+        known.join(", ")
+    }
 }
 
 impl Error {

@@ -820,3 +820,386 @@ fn headerless_movies_csv_titles() {
         );
     }
 }
+
+fn evaluate_json(fixture: &Fixture, extra: &[&str]) -> Value {
+    let mut args = vec!["evaluate", "--ratings", text(&fixture.ratings)];
+    args.extend(["--factors", "8", "--epochs", "10", "--json"]);
+    args.extend_from_slice(extra);
+    descent(args).success().json()
+}
+
+#[test]
+fn evaluate_split_methods() {
+    let fixture = Fixture::new();
+    let total = fixture_rows().len() as u64;
+    // Users 1..8 have 6 or 7 ratings each, timestamps 1000.. in row order.
+    let cases: [(&[&str], u64, &str); 4] = [
+        (&["--split", "user", "--holdout", "2"], 16, "user"),
+        (&["--split", "user-last", "--holdout", "1"], 8, "user-last"),
+        (&["--split", "temporal", "--cutoff", "1040"], 13, "temporal"),
+        (
+            &["--split", "temporal", "--test-fraction", "0.25"],
+            (total as f64 * 0.25).round() as u64,
+            "temporal",
+        ),
+    ];
+    for (options, test_rows, method) in cases {
+        let json = evaluate_json(&fixture, options);
+        assert_eq!(json["test_ratings"], test_rows, "{options:?}: {json}");
+        assert_eq!(
+            json["train_ratings"].as_u64().unwrap() + test_rows,
+            total,
+            "{options:?}: parts do not add up"
+        );
+        assert_eq!(json["split"]["method"], method, "{options:?}");
+    }
+    // Each user keeps at least one rating, so no test user is cold.
+    let json = evaluate_json(&fixture, &["--split", "user-last"]);
+    assert_eq!(json["cold"]["unknown_user"], 0, "{json}");
+}
+
+#[test]
+fn evaluate_reports_baselines() {
+    let fixture = Fixture::new();
+    let json = evaluate_json(&fixture, &["--seed", "3"]);
+    let baselines = &json["baselines"];
+    for key in ["global_mean", "bias"] {
+        for figure in ["rmse", "mae"] {
+            let value = baselines[key][figure].as_f64().unwrap_or(f64::NAN);
+            assert!(value.is_finite(), "{key}.{figure}: {json}");
+        }
+    }
+    assert_eq!(baselines["bias"]["user_damping"], 10.0);
+    assert_eq!(baselines["bias"]["item_damping"], 25.0);
+    for key in ["precision", "recall", "ndcg", "map", "hit_rate", "coverage"] {
+        assert!(json["ranking"][key].is_number(), "ranking.{key}: {json}");
+        assert!(
+            baselines["popularity"][key].is_number(),
+            "popularity.{key}: {json}"
+        );
+    }
+
+    let args = ["evaluate", "--ratings", text(&fixture.ratings)];
+    let run = descent(args.iter().chain(&["--quiet"])).success();
+    for label in ["model ", "bias baseline ", "global mean ", "popularity "] {
+        assert!(
+            run.stdout.lines().any(|l| l.starts_with(label)),
+            "no {label:?} line: {}",
+            run.stdout
+        );
+    }
+}
+
+#[test]
+fn temporal_split_needs_timestamps() {
+    let fixture = Fixture::new();
+    let plain = fixture.write("plain.csv", "1,101,4\n1,102,3\n2,101,5\n");
+    for split in ["temporal", "user-last"] {
+        let run =
+            descent(["evaluate", "--ratings", text(&plain), "--split", split])
+                .failure();
+        assert!(
+            run.stderr.contains(&format!("invalid --split {split}")),
+            "{split}: option not named: {}",
+            run.stderr
+        );
+        assert!(
+            run.stderr.contains("plain.csv has no timestamps"),
+            "{split}: file not named: {}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn split_options_checked() {
+    let fixture = Fixture::new();
+    let ratings = text(&fixture.ratings);
+    let cases: [(&[&str], &str); 4] = [
+        (&["--holdout", "2"], "invalid --holdout 2"),
+        (&["--split", "user", "--cutoff", "5"], "invalid --cutoff 5"),
+        (&["--folds", "1"], "invalid --folds 1"),
+        (
+            &["--early-stop", "--validation-fraction", "1.5"],
+            "invalid --validation-fraction 1.5",
+        ),
+    ];
+    for (options, message) in cases {
+        let mut args = vec!["evaluate", "--ratings", ratings];
+        args.extend_from_slice(options);
+        let run = descent(args).failure();
+        assert!(
+            run.stderr.contains(message),
+            "{options:?}: lacks {message:?}: {}",
+            run.stderr
+        );
+    }
+    let run = descent([
+        "evaluate",
+        "--ratings",
+        ratings,
+        "--folds",
+        "3",
+        "--split",
+        "user",
+    ]);
+    assert_eq!(run.code, 2, "--folds with --split accepted");
+}
+
+#[test]
+fn evaluate_folds_summary() {
+    let fixture = Fixture::new();
+    let total = fixture_rows().len() as u64;
+    let parallel = evaluate_json(&fixture, &["--folds", "3"]);
+    for key in [
+        "rmse",
+        "mae",
+        "test_ratings",
+        "cold_ratings",
+        "train_seconds",
+    ] {
+        assert!(!parallel[key].is_null(), "key {key} missing: {parallel}");
+    }
+    assert_eq!(parallel["test_ratings"], total, "folds cover every row");
+    let folds = parallel["folds"].as_array().unwrap();
+    assert_eq!(folds.len(), 3);
+    let mean: f64 = folds
+        .iter()
+        .map(|f| f["rmse"].as_f64().unwrap())
+        .sum::<f64>()
+        / 3.0;
+    let reported = parallel["rmse"].as_f64().unwrap();
+    assert!((mean - reported).abs() < 1e-12, "{mean} vs {reported}");
+    assert!(parallel["summary"]["rmse"]["std"].as_f64().unwrap() >= 0.0);
+    assert!(parallel["baselines"]["bias"]["rmse"].is_number());
+    assert!(parallel["baselines"]["popularity"]["ndcg"].is_number());
+
+    let sequential =
+        evaluate_json(&fixture, &["--folds", "3", "--parallel-folds", "1"]);
+    assert_eq!(parallel["rmse"], sequential["rmse"], "modes differ");
+    assert_eq!(parallel["ranking"], sequential["ranking"], "modes differ");
+}
+
+#[test]
+fn early_stop_in_train_and_evaluate() {
+    let fixture = Fixture::new();
+    let model = fixture.path("model.st");
+    let curve = fixture.path("curve.csv");
+    let json = train(
+        &fixture.ratings,
+        &model,
+        &[
+            "--early-stop",
+            "--validation-fraction",
+            "0.2",
+            "--patience",
+            "2",
+            "--epochs",
+            "30",
+            "--curve",
+            text(&curve),
+            "--json",
+        ],
+    )
+    .success()
+    .json();
+    let stop = &json["early_stop"];
+    let best = stop["best_epoch"].as_u64().unwrap();
+    let run = stop["epochs_run"].as_u64().unwrap();
+    assert!(best >= 1, "{stop}");
+    assert!(best <= run, "{stop}");
+    assert!(run <= 30, "{stop}");
+    assert_eq!(json["params"]["epochs"], best, "saved epochs: {json}");
+    let rows = std::fs::read_to_string(&curve).unwrap();
+    assert_eq!(rows.lines().count() as u64, run + 1, "curve rows: {rows}");
+    let first = rows.lines().nth(1).unwrap();
+    assert!(
+        first.split(',').nth(3).is_some_and(|v| !v.is_empty()),
+        "no validation RMSE: {first}"
+    );
+
+    let json = evaluate_json(&fixture, &["--early-stop", "--seed", "4"]);
+    assert!(json["early_stop"]["best_epoch"].is_u64(), "{json}");
+    let json = evaluate_json(&fixture, &["--seed", "4"]);
+    assert!(json["early_stop"].is_null(), "{json}");
+}
+
+#[test]
+fn curve_files_not_replaced() {
+    let fixture = Fixture::new();
+    let curve = fixture.path("curve.json");
+    let plot = fixture.path("curve.svg");
+    let options = ["--curve", text(&curve), "--plot", text(&plot)];
+    evaluate_json(&fixture, &options);
+    let json: Value =
+        serde_json::from_str(&std::fs::read_to_string(&curve).unwrap())
+            .unwrap();
+    let epochs = json["epochs"].as_array().unwrap();
+    assert_eq!(epochs.len(), 10, "one point per epoch");
+    assert!(epochs[0]["test_rmse"].is_number(), "{}", epochs[0]);
+    let svg = std::fs::read_to_string(&plot).unwrap();
+    assert!(svg.starts_with("<svg"), "not SVG: {}", &svg[..20]);
+
+    let mut args = vec!["evaluate", "--ratings", text(&fixture.ratings)];
+    args.extend(options);
+    let run = descent(&args).failure();
+    assert!(run.stderr.contains("already exists"), "{}", run.stderr);
+    args.push("--force");
+    descent(&args).success();
+
+    let run = descent([
+        "evaluate",
+        "--ratings",
+        text(&fixture.ratings),
+        "--curve",
+        "curve.txt",
+    ])
+    .failure();
+    assert!(
+        run.stderr.contains("invalid --curve curve.txt"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn several_ratings_files_join() {
+    let fixture = Fixture::new();
+    let extra = fixture.write(
+        "extra.csv",
+        "userId,movieId,rating,timestamp\n9,101,4,5000\n9,102,2,5001\n\
+         1,102,1,5002\n",
+    );
+    let json = evaluate_json(
+        &fixture,
+        &["--ratings", text(&fixture.ratings), text(&extra)],
+    );
+    // User 1 rated item 102 in both files; the later file's row is kept.
+    let total = fixture_rows().len() as u64 + 2;
+    let train = json["train_ratings"].as_u64().unwrap();
+    let test = json["test_ratings"].as_u64().unwrap();
+    assert_eq!(train + test, total, "{json}");
+}
+
+#[test]
+fn matrix_format_reads_dense_file() {
+    let fixture = Fixture::new();
+    let dense = fixture.write("dense.ascii", "0 4 0 2\n5 0 0 1\n0 3 3 0\n");
+    let model = fixture.path("dense.st");
+    let json = train(&dense, &model, &["--format", "matrix", "--json"])
+        .success()
+        .json();
+    assert_eq!(json["ratings"], 6);
+    assert_eq!(json["users"], 3);
+    assert_eq!(json["items"], 4);
+    let value = predict(&model, "1", "0", &[]).success().number();
+    assert!((1.0..=5.0).contains(&value), "prediction {value}");
+
+    // Read as `user item rating timestamp` rows, a matrix of up to four
+    // columns is valid; a wider one is not, and the error names the
+    // option.
+    let wide = fixture.write("wide.ascii", "0 4 0 2 0 1\n5 0 0 1 0 0\n");
+    let run = train(&wide, &fixture.path("guess.st"), &[]).failure();
+    assert!(
+        run.stderr.contains("--format matrix"),
+        "no hint for a dense matrix: {}",
+        run.stderr
+    );
+}
+
+fn tune_args<'a>(fixture: &'a Fixture, out: &'a Path) -> Vec<&'a str> {
+    tune_space(fixture, out, "4,8", "0.01")
+}
+
+fn tune_space<'a>(
+    fixture: &'a Fixture,
+    out: &'a Path,
+    factors: &'a str,
+    learning_rate: &'a str,
+) -> Vec<&'a str> {
+    vec![
+        "tune",
+        "--ratings",
+        text(&fixture.ratings),
+        "--out",
+        text(out),
+        "--factors",
+        factors,
+        "--epochs",
+        "3,6",
+        "--learning-rate",
+        learning_rate,
+        "--regularization",
+        "0.05",
+        "--regularization-exponent",
+        "0.75",
+        "--folds",
+        "3",
+        "--quiet",
+    ]
+}
+
+/// Reads the `results` of a tune.json file, without timing fields.
+fn tune_results(out: &Path) -> Value {
+    let text = std::fs::read_to_string(out.join("tune.json")).unwrap();
+    let mut json: Value = serde_json::from_str(&text).unwrap();
+    for row in json["results"].as_array_mut().unwrap() {
+        row.as_object_mut().unwrap().remove("train_seconds");
+    }
+    json["results"].take()
+}
+
+#[test]
+fn tune_writes_reproducible_results() {
+    let fixture = Fixture::new();
+    let out = fixture.path("tune");
+    let run = descent(tune_args(&fixture, &out)).success();
+    let csv = std::fs::read_to_string(out.join("tune.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 5, "header and 4 candidates: {csv}");
+    assert!(csv.starts_with("rank,factors,epochs,"), "{csv}");
+    let best = std::fs::read_to_string(out.join("best-args.txt")).unwrap();
+    assert!(best.starts_with("--factors "), "{best}");
+    let command = run
+        .stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("descent train --ratings"))
+        .unwrap_or_else(|| panic!("no train command: {}", run.stdout));
+    assert!(command.ends_with(best.trim()), "{command} vs {best}");
+    let first = tune_results(&out);
+
+    let run = descent(tune_args(&fixture, &out)).failure();
+    assert!(run.stderr.contains("already exists"), "{}", run.stderr);
+    let mut again = tune_args(&fixture, &out);
+    again.push("--force");
+    descent(again).success();
+    assert_eq!(first, tune_results(&out), "same seed, other results");
+
+    // The printed options train a model.
+    let model = fixture.path("best.st");
+    let mut args = vec!["train", "--ratings", text(&fixture.ratings)];
+    args.extend(["--model", text(&model), "--quiet"]);
+    args.extend(best.split_whitespace());
+    descent(args).success();
+}
+
+#[test]
+fn tune_rejects_bad_space() {
+    let fixture = Fixture::new();
+    let out = fixture.path("tune");
+    let args = tune_space(&fixture, &out, "4,8", "0.001..0.1");
+    let run = descent(&args).failure();
+    assert!(
+        run.stderr.contains("invalid --learning-rate 0.001..0.1"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("--search random"), "{}", run.stderr);
+    let args = tune_space(&fixture, &out, "eight", "0.01");
+    let run = descent(&args).failure();
+    assert!(
+        run.stderr.contains("invalid --factors eight"),
+        "{}",
+        run.stderr
+    );
+    assert!(!out.exists(), "output folder made for a rejected search");
+}

@@ -1,9 +1,12 @@
 //! Command-line definitions and the code shared by the subcommands.
 
+mod batch;
 mod evaluate;
 mod generate;
 mod query;
+mod serve;
 mod train;
+mod tune;
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -16,16 +19,15 @@ use generate::GenerateCommand;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use query::{PredictCommand, RecommendCommand, SimilarCommand};
 use serde_json::json;
+use serve::ServeCommand;
 use train::TrainCommand;
+use tune::TuneCommand;
 
 use descent::data::generate::{generate, SyntheticSpec};
 use descent::data::items::ItemCatalog;
 use descent::data::load::{load_ratings, Format, LoadOptions, LoadReport};
 use descent::data::split::random_split;
 use descent::data::Ratings;
-use descent::eval::{
-    default_relevance_threshold, ranking_metrics, rating_errors,
-};
 use descent::model::persist;
 use descent::{fit_with, EpochReport, Error, Model, Result, TrainParams};
 
@@ -49,7 +51,10 @@ enum Command {
     /// List the top-N items a user has not rated, best first.
     ///
     /// The score of each item is its predicted rating before clipping to
-    /// the training range. A user absent from training is an error.
+    /// the training range. A user absent from training is an error unless
+    /// --cold-start picks a labelled list that is not personalized.
+    /// --all and --users list many users as CSV or JSON lines;
+    /// --ratings-of fits a new user to their ratings without retraining.
     Recommend(RecommendCommand),
     /// Predict one user's rating of one item.
     ///
@@ -62,11 +67,28 @@ enum Command {
     Similar(SimilarCommand),
     /// Train on one part of the data and measure accuracy on the rest.
     ///
-    /// Reports RMSE and MAE of the predicted ratings and the precision,
-    /// recall and NDCG of top-N lists.
+    /// Reports RMSE and MAE of the predicted ratings next to the global
+    /// mean and a damped bias baseline, and the precision, recall, NDCG,
+    /// MAP, hit rate and coverage of top-N lists next to the most popular
+    /// items. Splits rows at random, per user, by time, or into k folds
+    /// for cross-validation.
     Evaluate(EvaluateCommand),
     /// Write a synthetic MovieLens-shaped data set from a planted model.
     Generate(GenerateCommand),
+    /// Search training settings by k-fold cross-validation.
+    ///
+    /// Tries every combination of the listed values (or random draws),
+    /// trains each on every fold in parallel with one thread per run,
+    /// writes the results table as CSV and JSON, and prints the `descent
+    /// train` options of the best candidate.
+    Tune(TuneCommand),
+    /// Serve a model over HTTP as a JSON API.
+    ///
+    /// Endpoints: GET /health, GET /users/{id}/recommendations, GET
+    /// /items/{id}/similar, POST /predict, POST /recommend (fold-in of a
+    /// new user's ratings) and POST /reload. Logs one line per request on
+    /// standard error and stops cleanly on SIGINT or SIGTERM.
+    Serve(ServeCommand),
 }
 
 /// Separator of a ratings file.
@@ -82,6 +104,9 @@ enum FormatArg {
     Dat,
     /// Spaces or tabs.
     Space,
+    /// A dense matrix: one line per user, one column per item, 0 for a
+    /// missing rating; ids are row and column numbers from 0.
+    Matrix,
 }
 
 #[derive(Args, Debug)]
@@ -103,6 +128,7 @@ impl InputArgs {
             FormatArg::Tsv => Some(Format::Tsv),
             FormatArg::Dat => Some(Format::DoubleColon),
             FormatArg::Space => Some(Format::Whitespace),
+            FormatArg::Matrix => Some(Format::Matrix),
         };
         LoadOptions {
             format,
@@ -209,6 +235,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Similar(command) => query::similar(command),
         Command::Evaluate(command) => evaluate::run(command),
         Command::Generate(command) => generate::run(command),
+        Command::Tune(command) => tune::run(command),
+        Command::Serve(command) => serve::run(command),
     }
 }
 

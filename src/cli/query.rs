@@ -1,25 +1,102 @@
 //! `descent recommend`, `predict` and `similar`: queries of a saved model.
 
+use super::batch::{self, BatchOutputArgs};
 use super::*;
+
+use clap::ArgGroup;
+use descent::model::Scored;
+use descent::serve::foldin::parse_user_ratings;
+use descent::serve::{
+    fold_in, ColdStart, FilterSpec, FoldInOptions, ItemFilter, ListKind,
+    RankedList, Recommender,
+};
 
 #[derive(Args, Debug)]
 #[command(allow_negative_numbers = true)]
+#[command(group(
+    ArgGroup::new("target")
+        .required(true)
+        .args(["user", "all", "users", "ratings_of"])
+))]
+#[command(group(ArgGroup::new("batch").args(["all", "users"])))]
 pub(super) struct RecommendCommand {
     /// Model file written by `descent train`.
     #[arg(long)]
-    model: PathBuf,
+    pub(super) model: PathBuf,
     /// User id as written in the training file.
     #[arg(long)]
-    user: String,
+    pub(super) user: Option<String>,
+    /// List every user of the model, in training order, as CSV or JSON
+    /// lines (see --format).
+    #[arg(long)]
+    pub(super) all: bool,
+    /// List the users in FILE, one id per line, in file order, as CSV or
+    /// JSON lines (see --format). A repeated id is listed once, and blank
+    /// lines and lines starting with # are skipped.
+    #[arg(long, value_name = "FILE")]
+    pub(super) users: Option<PathBuf>,
+    /// Recommend for a user the model has not seen, from their ratings in
+    /// FILE: `item,rating` lines or a ratings file of one user. The user's
+    /// bias and factors are fitted to those ratings against the model's
+    /// item factors (fold-in), and the rated items are left out.
+    #[arg(long, value_name = "FILE")]
+    pub(super) ratings_of: Option<PathBuf>,
     /// Number of items to list.
     #[arg(short = 'n', long = "count", default_value_t = 10)]
-    n: usize,
+    pub(super) n: usize,
     /// Items file with titles: movies.csv, movies.dat or u.item.
     #[arg(long, visible_alias = "movies")]
-    items: Option<PathBuf>,
+    pub(super) items: Option<PathBuf>,
     /// Print one JSON object instead of a table.
-    #[arg(long)]
-    json: bool,
+    #[arg(long, conflicts_with = "batch")]
+    pub(super) json: bool,
+    /// For a user absent from training, list the most-rated items
+    /// (popular) or the items with the highest global mean plus item bias
+    /// (bias), labelled as not personalized, instead of failing.
+    #[arg(long, value_enum, value_name = "LIST")]
+    pub(super) cold_start: Option<ColdStartArg>,
+    #[command(flatten)]
+    pub(super) filters: FilterArgs,
+    #[command(flatten)]
+    pub(super) output: BatchOutputArgs,
+}
+
+/// The list for a user absent from training.
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub(super) enum ColdStartArg {
+    /// The items with the most training ratings.
+    Popular,
+    /// The items with the highest global mean plus item bias.
+    Bias,
+}
+
+impl From<ColdStartArg> for ColdStart {
+    fn from(arg: ColdStartArg) -> ColdStart {
+        match arg {
+            ColdStartArg::Popular => ColdStart::Popular,
+            ColdStartArg::Bias => ColdStart::Bias,
+        }
+    }
+}
+
+/// Restrictions on the listed items, shared by `recommend` and `similar`.
+#[derive(Args, Debug)]
+pub(super) struct FilterArgs {
+    /// Items never to list: ids separated by commas. May be repeated.
+    #[arg(long, value_delimiter = ',', value_name = "ITEMS")]
+    exclude: Vec<String>,
+    /// File of item ids never to list, one per line; lines starting with #
+    /// are skipped.
+    #[arg(long, value_name = "FILE")]
+    exclude_file: Option<PathBuf>,
+    /// File of item ids, one per line, to list only these items; lines
+    /// starting with # are skipped.
+    #[arg(long, value_name = "FILE")]
+    candidates: Option<PathBuf>,
+    /// List only items of this genre, from the --items file, ignoring
+    /// case. Repeat to allow any of several genres.
+    #[arg(long, value_name = "NAME", requires = "items")]
+    genre: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -41,13 +118,20 @@ pub(super) struct PredictCommand {
 
 #[derive(Args, Debug)]
 #[command(allow_negative_numbers = true)]
+#[command(group(
+    ArgGroup::new("target").required(true).args(["item", "title"])
+))]
 pub(super) struct SimilarCommand {
     /// Model file written by `descent train`.
     #[arg(long)]
     model: PathBuf,
     /// Item id as written in the training file.
     #[arg(long)]
-    item: String,
+    item: Option<String>,
+    /// Item title in the --items file, instead of --item: an exact match
+    /// ignoring case, or else the only title that contains it.
+    #[arg(long, requires = "items")]
+    title: Option<String>,
     /// Number of items to list.
     #[arg(short = 'n', long = "count", default_value_t = 10)]
     n: usize,
@@ -57,6 +141,8 @@ pub(super) struct SimilarCommand {
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    filters: FilterArgs,
 }
 
 fn load_titles(path: Option<&Path>) -> Result<Option<ItemCatalog>> {
@@ -68,28 +154,98 @@ fn load_titles(path: Option<&Path>) -> Result<Option<ItemCatalog>> {
     Ok(Some(catalog))
 }
 
+/// Loads a model and, if given, an items file, for queries.
+pub(super) fn load_recommender(
+    model: &Path,
+    items: Option<&Path>,
+) -> Result<Recommender> {
+    let model = persist::load(model)?;
+    Ok(Recommender::new(model, load_titles(items)?))
+}
+
+/// Reads a file of ids, one per line, with the line number of each.
+/// Blank lines and lines starting with `#` are skipped.
+pub(super) fn read_id_lines(path: &Path) -> Result<Vec<(u64, String)>> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+    let text = String::from_utf8_lossy(bytes);
+    Ok(text
+        .lines()
+        .enumerate()
+        .map(|(number, line)| (number as u64 + 1, line.trim()))
+        .filter(|(_, line)| !line.is_empty() && !line.starts_with('#'))
+        .map(|(number, line)| (number, line.to_string()))
+        .collect())
+}
+
+fn read_ids(path: &Path) -> Result<Vec<String>> {
+    Ok(read_id_lines(path)?.into_iter().map(|(_, id)| id).collect())
+}
+
+/// Resolves the filter options, warning about ids the model lacks.
+pub(super) fn resolve_filter(
+    recommender: &Recommender,
+    args: &FilterArgs,
+) -> Result<ItemFilter> {
+    let mut exclude: Vec<String> = args
+        .exclude
+        .iter()
+        .map(|id| id.trim().to_string())
+        .filter(|id| !id.is_empty())
+        .collect();
+    if let Some(path) = &args.exclude_file {
+        exclude.extend(read_ids(path)?);
+    }
+    let candidates = match &args.candidates {
+        Some(path) => Some(read_ids(path)?),
+        None => None,
+    };
+    let spec = FilterSpec {
+        exclude,
+        candidates,
+        genres: args.genre.clone(),
+    };
+    let filter = recommender.filter(&spec)?;
+    let unknown = filter.unknown_ids();
+    if !unknown.is_empty() {
+        let shown: Vec<&str> =
+            unknown.iter().take(5).map(String::as_str).collect();
+        eprintln!(
+            "warning: {} item ids of --exclude, --exclude-file or \
+             --candidates are not in the model and cannot be listed anyway: \
+             {}{}",
+            unknown.len(),
+            shown.join(", "),
+            if unknown.len() > shown.len() {
+                ", ..."
+            } else {
+                ""
+            }
+        );
+    }
+    Ok(filter)
+}
+
 /// Prints a ranked list as a table or as JSON with the given key.
 fn emit_ranked(
-    model: &Model,
-    list: &[descent::model::Scored],
-    catalog: Option<&ItemCatalog>,
+    recommender: &Recommender,
+    list: &[Scored],
     heading: String,
     json_head: serde_json::Value,
     json: bool,
 ) -> Result<()> {
-    let title = |item: &str| catalog.and_then(|c| c.title(item));
+    let model = recommender.model();
     if json {
         let mut object = json_head;
         let rows: Vec<_> = list
             .iter()
             .enumerate()
             .map(|(rank, scored)| {
-                let item = model.items.id(scored.item);
                 json!({
                     "rank": rank + 1,
-                    "item": item,
+                    "item": model.items.id(scored.item),
                     "score": scored.score,
-                    "title": title(item),
+                    "title": recommender.title(scored.item),
                 })
             })
             .collect();
@@ -115,44 +271,185 @@ fn emit_ranked(
             "{:>4}  {item:<width$}  {:>5.3}  {}\n",
             rank + 1,
             scored.score,
-            title(item).unwrap_or("-")
+            recommender.title(scored.item).unwrap_or("-")
         ));
     }
     emit(&text)
 }
 
-pub(super) fn recommend(command: RecommendCommand) -> Result<()> {
-    let model = persist::load(&command.model)?;
-    let catalog = load_titles(command.items.as_deref())?;
-    let list = model.recommend(&command.user, command.n)?;
-    let user = model
-        .users
-        .get(&command.user)
-        .expect("recommend checked it");
-    let rated = model.rated_by(user).len();
+/// Number of items `filter` allows that are not in `rated` (sorted).
+fn unrated_count(
+    recommender: &Recommender,
+    filter: &ItemFilter,
+    rated: &[u32],
+) -> usize {
+    (0..recommender.model().items.len() as u32)
+        .filter(|&item| {
+            filter.allows(item) && rated.binary_search(&item).is_err()
+        })
+        .count()
+}
+
+/// Returns the heading and JSON note of a cold-start list for `subject`.
+fn cold_heading(list: &RankedList, subject: &str) -> (String, String) {
+    let contents = list.kind.describe();
+    let score = list.kind.score_meaning();
+    let note =
+        format!("{subject}; not personalized: {contents}; score is {score}");
     let heading = format!(
-        "top {} of {} unrated items for user {} (rated {rated} items in \
-         training); score is the predicted rating",
-        list.len(),
-        model.items.len() - rated,
-        command.user
+        "{subject}; not personalized: top {} of {contents}; score is {score}",
+        list.items.len()
     );
-    let head = json!({ "user": command.user, "n": command.n });
-    emit_ranked(&model, &list, catalog.as_ref(), heading, head, command.json)
+    (heading, note)
+}
+
+pub(super) fn recommend(command: RecommendCommand) -> Result<()> {
+    let recommender =
+        load_recommender(&command.model, command.items.as_deref())?;
+    let filter = resolve_filter(&recommender, &command.filters)?;
+    if command.all || command.users.is_some() {
+        return batch::run(&command, &recommender, &filter);
+    }
+    if let Some(path) = &command.ratings_of {
+        return recommend_folded(&command, path, &recommender, &filter);
+    }
+    let user = command
+        .user
+        .as_deref()
+        .expect("clap requires --user, --all, --users or --ratings-of");
+    let cold_start = command.cold_start.map(ColdStart::from);
+    let list = recommender.recommend(user, command.n, &filter, cold_start)?;
+
+    let model = recommender.model();
+    let mut head = json!({ "user": user, "n": command.n });
+    head["kind"] = json!(list.kind.name());
+    let heading = match model.users.get(user) {
+        Some(index) => {
+            let rated = model.rated_by(index);
+            let unrated = if filter.mask().is_some() {
+                unrated_count(&recommender, &filter, rated)
+            } else {
+                model.items.len() - rated.len()
+            };
+            format!(
+                "top {} of {unrated} unrated items for user {user} (rated {} \
+                 items in training); score is the predicted rating",
+                list.items.len(),
+                rated.len()
+            )
+        }
+        None => {
+            let subject = format!("user {user} is unknown to the model");
+            let (heading, note) = cold_heading(&list, &subject);
+            head["note"] = json!(note);
+            heading
+        }
+    };
+    emit_ranked(&recommender, &list.items, heading, head, command.json)
+}
+
+/// `recommend --ratings-of FILE`: fold-in of a new user.
+fn recommend_folded(
+    command: &RecommendCommand,
+    path: &Path,
+    recommender: &Recommender,
+    filter: &ItemFilter,
+) -> Result<()> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let ratings = parse_user_ratings(&bytes, path)?;
+    let model = recommender.model();
+    let none_known = ratings
+        .iter()
+        .all(|(item, _)| model.items.get(item).is_none());
+    let mut head = json!({ "ratings_of": path, "n": command.n });
+    if let (Some(cold), true) = (command.cold_start, none_known) {
+        let list = recommender.cold_start(cold.into(), command.n, filter, &[]);
+        let subject = format!(
+            "none of the {} items rated in {} is known to the model",
+            ratings.len(),
+            path.display()
+        );
+        let (heading, note) = cold_heading(&list, &subject);
+        head["kind"] = json!(list.kind.name());
+        head["note"] = json!(note);
+        return emit_ranked(
+            recommender,
+            &list.items,
+            heading,
+            head,
+            command.json,
+        );
+    }
+
+    let user = fold_in(model, &ratings, &FoldInOptions::default())?;
+    if !user.unknown_items.is_empty() {
+        let shown: Vec<&str> = user
+            .unknown_items
+            .iter()
+            .take(5)
+            .map(String::as_str)
+            .collect();
+        eprintln!(
+            "warning: {}: {} rated items are not in the model and were \
+             ignored: {}{}",
+            path.display(),
+            user.unknown_items.len(),
+            shown.join(", "),
+            if user.unknown_items.len() > shown.len() {
+                ", ..."
+            } else {
+                ""
+            }
+        );
+    }
+
+    let list = recommender.recommend_folded(&user, command.n, filter);
+    let unrated = unrated_count(recommender, filter, &user.rated);
+    let heading = format!(
+        "top {} of {unrated} unrated items for the user rating in {} (fitted \
+         to {} ratings, user bias {:.3}); score is the predicted rating",
+        list.len(),
+        path.display(),
+        user.rated.len(),
+        user.bias
+    );
+    head["kind"] = json!(ListKind::Personalized.name());
+    head["user_bias"] = json!(user.bias);
+    head["ratings_used"] = json!(user.rated.len());
+    head["unknown_items"] = json!(user.unknown_items);
+    emit_ranked(recommender, &list, heading, head, command.json)
 }
 
 pub(super) fn similar(command: SimilarCommand) -> Result<()> {
-    let model = persist::load(&command.model)?;
-    let catalog = load_titles(command.items.as_deref())?;
-    let list = model.similar_items(&command.item, command.n)?;
+    let recommender =
+        load_recommender(&command.model, command.items.as_deref())?;
+    let filter = resolve_filter(&recommender, &command.filters)?;
+    let model = recommender.model();
+    let index = match (&command.item, &command.title) {
+        (Some(item), _) => model
+            .items
+            .get(item)
+            .ok_or_else(|| Error::UnknownItem(item.clone()))?,
+        (None, Some(title)) => recommender.find_title(title)?,
+        (None, None) => unreachable!("clap requires --item or --title"),
+    };
+    let item = model.items.id(index);
+    let list = recommender.similar_index(index, command.n, &filter);
+    let named = match recommender.title(index) {
+        Some(title) => format!("item {item} ({title})"),
+        None => format!("item {item}"),
+    };
     let heading = format!(
-        "{} items most similar to item {}; score is the cosine similarity of \
+        "{} items most similar to {named}; score is the cosine similarity of \
          item factors",
         list.len(),
-        command.item
     );
-    let head = json!({ "similar_to": command.item, "n": command.n });
-    emit_ranked(&model, &list, catalog.as_ref(), heading, head, command.json)
+    let head = json!({
+        "similar_to": item,
+        "title": recommender.title(index),
+        "n": command.n,
+    });
+    emit_ranked(&recommender, &list, heading, head, command.json)
 }
 
 pub(super) fn predict(command: PredictCommand) -> Result<()> {

@@ -17,12 +17,17 @@ pub(super) struct TrainCommand {
     /// Where to write the model (a safetensors file).
     #[arg(long)]
     model: PathBuf,
-    /// Replace the model file if it exists.
+    /// Replace the model file, and the --curve and --plot files, if they
+    /// exist.
     #[arg(long)]
     force: bool,
     /// Print the summary as one JSON object.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    early_stop: evaluate::EarlyStopArgs,
+    #[command(flatten)]
+    curve: evaluate::CurveArgs,
     #[command(flatten)]
     input: InputArgs,
     #[command(flatten)]
@@ -38,16 +43,38 @@ pub(super) fn run(command: TrainCommand) -> Result<()> {
         });
     }
     check_output_folder(&command.model)?;
+    let early_stop = command.early_stop.settings()?;
+    command.curve.check(command.force)?;
     let (ratings, report) = load(&command.ratings, &command.input)?;
     let summary = describe_load(&ratings, &report);
     if !command.json {
         eprintln!("{summary}");
     }
     let started = Instant::now();
-    let model = train_with_progress(&ratings, &command.training, None)?;
+    let (model, stop, curve) =
+        if early_stop.is_some() || command.curve.requested() {
+            let tracked = evaluate::train_tracked_with_progress(
+                &ratings,
+                &command.training,
+                early_stop.as_ref(),
+            )?;
+            (tracked.model, tracked.stop, tracked.curve)
+        } else {
+            let model = train_with_progress(&ratings, &command.training, None)?;
+            (model, None, Vec::new())
+        };
     let seconds = started.elapsed().as_secs_f64();
     let bytes = persist::to_bytes(&model)?;
     persist::write_atomically(&command.model, &bytes, command.force)?;
+    let best: Vec<_> = stop
+        .iter()
+        .map(|stop| descent::eval::curve::BestEpoch {
+            fold: None,
+            epoch: stop.best_epoch,
+        })
+        .collect();
+    let title = "Training RMSE per epoch";
+    command.curve.write(&curve, &best, title, command.force)?;
 
     if command.json {
         return emit_json(&json!({
@@ -63,14 +90,15 @@ pub(super) fn run(command: TrainCommand) -> Result<()> {
             "model": command.model,
             "model_bytes": bytes.len(),
             "params": model.params,
+            "early_stop": stop,
         }));
     }
-    emit(&format!(
+    let mut text = format!(
         "trained {} factors for {} epochs on {} ratings ({} users, {} \
          items) in {seconds:.2} s\nglobal mean {:.4}, rating range {} to \
          {}\nsaved {} ({} bytes)\n",
         params.factors,
-        params.epochs,
+        model.params.epochs,
         ratings.len(),
         ratings.users.len(),
         ratings.items.len(),
@@ -79,5 +107,19 @@ pub(super) fn run(command: TrainCommand) -> Result<()> {
         model.rating_range.1,
         command.model.display(),
         bytes.len()
-    ))
+    );
+    if let Some(stop) = &stop {
+        text.push_str(&format!(
+            "early stopping: kept epoch {} of {} run (limit {}), validation \
+             RMSE {:.4} on {} held-out ratings; the model was fitted on the \
+             other {}\n",
+            stop.best_epoch,
+            stop.epochs_run,
+            stop.max_epochs,
+            stop.best_validation_rmse,
+            stop.validation_ratings,
+            stop.fit_ratings
+        ));
+    }
+    emit(&text)
 }

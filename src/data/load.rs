@@ -28,6 +28,10 @@ pub enum Format {
     DoubleColon,
     /// Runs of spaces or tabs.
     Whitespace,
+    /// A dense matrix, one row per user and one column per item, with 0
+    /// for a missing rating; read by [`crate::data::dense`] and never
+    /// detected.
+    Matrix,
 }
 
 impl Format {
@@ -51,6 +55,7 @@ impl Format {
             Format::Tsv => "tab-separated",
             Format::DoubleColon => "'::'-separated",
             Format::Whitespace => "whitespace-separated",
+            Format::Matrix => "dense matrix",
         }
     }
 }
@@ -129,6 +134,9 @@ pub fn parse_ratings(
         (None, Some(line)) => Format::detect(line),
         (None, None) => Format::Csv,
     };
+    if format == Format::Matrix {
+        return crate::data::dense::parse_matrix(&bytes, path, options);
+    }
     let mut reader = RowReader::new(path, format, options);
     match format {
         Format::Csv => read_delimited(&bytes, b',', &mut reader)?,
@@ -136,6 +144,7 @@ pub fn parse_ratings(
         Format::DoubleColon | Format::Whitespace => {
             read_lines(&bytes, format, &mut reader)?
         }
+        Format::Matrix => unreachable!("dense matrices are read above"),
     }
     reader.finish(&bytes)
 }
@@ -446,6 +455,12 @@ impl RowReader {
                  --format sets it",
             );
         }
+        if found > 4 && self.format == Format::Whitespace {
+            message.push_str(
+                "; a dense matrix with one row per user and one column per \
+                 item is read with --format matrix",
+            );
+        }
         Error::Row {
             path: self.path.clone(),
             line,
@@ -707,7 +722,7 @@ fn separator_name(format: Format) -> &'static str {
         Format::Csv => "commas",
         Format::Tsv => "tabs",
         Format::DoubleColon => "'::'",
-        Format::Whitespace => "spaces",
+        Format::Whitespace | Format::Matrix => "spaces",
     }
 }
 

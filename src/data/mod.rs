@@ -1,6 +1,7 @@
 //! Rating data: interactions between users and items, with the maps from
 //! the ids written in the file to dense indices.
 
+pub mod dense;
 pub mod generate;
 pub mod ids;
 pub mod items;
@@ -89,7 +90,7 @@ impl Ratings {
     /// in source order, and returns how many rows were removed.
     ///
     /// Keeping the last row means that a file of appended exports, or of a
-    /// user who changed their mind, holds the newest rating.
+    /// user who changed their mind, keeps the newest rating.
     pub fn remove_duplicates(&mut self) -> usize {
         let keep = matrix::last_of_each_pair(
             &self.entries,

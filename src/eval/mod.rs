@@ -1,11 +1,75 @@
-//! Accuracy of a model on held-out ratings: RMSE and MAE of predicted
-//! ratings, and precision, recall and NDCG of top-N lists.
+//! Accuracy of a model on held-out ratings, next to simple baselines.
+//!
+//! - [`rating_errors`]: RMSE and MAE of predicted ratings, cold rows
+//!   included.
+//! - [`ranking`]: precision, recall, NDCG, MAP, hit rate and catalogue
+//!   coverage of top-N lists that leave out each user's training items.
+//! - [`baseline`]: the global mean, damped user and item biases, and the
+//!   most popular items, which give every figure a point of comparison.
+//! - [`report`]: trains on one split and measures the model and the
+//!   baselines; [`parallel`] runs several such jobs at once.
+//! - [`early_stop`]: training that records a per-epoch curve and can stop
+//!   when validation RMSE stops improving; [`curve`] writes the curve as
+//!   CSV, JSON or an SVG plot.
+//! - [`tune`]: grid and random search over training settings with k-fold
+//!   cross-validation.
 
-use rayon::prelude::*;
+pub mod baseline;
+pub mod curve;
+pub mod early_stop;
+pub mod parallel;
+pub mod ranking;
+pub mod report;
+pub mod tune;
+
 use serde::Serialize;
 
-use crate::data::Ratings;
-use crate::model::{Fallback, Model};
+use crate::data::{IdMap, Ratings};
+use crate::model::{Fallback, Model, Prediction};
+
+pub use ranking::{
+    default_relevance_threshold, ranking_metrics, Ranker, RankingMetrics,
+};
+
+/// A model or baseline with the id maps of its training data.
+pub trait Indexed {
+    /// Training user ids.
+    fn users(&self) -> &IdMap;
+    /// Training item ids.
+    fn items(&self) -> &IdMap;
+}
+
+/// Something that predicts ratings from training indices, with fallbacks
+/// for ids absent from training.
+pub trait Predictor: Indexed {
+    /// Predicts the rating of `item` by `user`, either of which may be
+    /// unknown.
+    fn predict_indices(
+        &self,
+        user: Option<u32>,
+        item: Option<u32>,
+    ) -> Prediction;
+}
+
+impl Indexed for Model {
+    fn users(&self) -> &IdMap {
+        &self.users
+    }
+
+    fn items(&self) -> &IdMap {
+        &self.items
+    }
+}
+
+impl Predictor for Model {
+    fn predict_indices(
+        &self,
+        user: Option<u32>,
+        item: Option<u32>,
+    ) -> Prediction {
+        Model::predict_indices(self, user, item)
+    }
+}
 
 /// Held-out rows whose user or item the model had not seen.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -37,27 +101,37 @@ pub struct RatingErrors {
     pub warm_rmse: Option<f64>,
     /// Number of test rows.
     pub test_ratings: usize,
-    /// Cold rows, scored by the fallbacks of [`Model::predict`].
+    /// Cold rows, scored by the predictor's fallbacks.
     pub cold: ColdCounts,
 }
 
-/// Scores every test rating with [`Model::predict`] (clipped to the
-/// training range, with fallbacks for unknown ids) and measures the error.
+/// Scores every test rating with `predictor` (for a [`Model`], clipped to
+/// the training range, with fallbacks for unknown ids) and measures the
+/// error.
 ///
 /// Returns `None` when `test` is empty.
-pub fn rating_errors(model: &Model, test: &Ratings) -> Option<RatingErrors> {
+pub fn rating_errors(
+    predictor: &impl Predictor,
+    test: &Ratings,
+) -> Option<RatingErrors> {
     if test.is_empty() {
         return None;
     }
-    let users: Vec<Option<u32>> =
-        test.users.ids().map(|id| model.users.get(id)).collect();
-    let items: Vec<Option<u32>> =
-        test.items.ids().map(|id| model.items.get(id)).collect();
+    let users: Vec<Option<u32>> = test
+        .users
+        .ids()
+        .map(|id| predictor.users().get(id))
+        .collect();
+    let items: Vec<Option<u32>> = test
+        .items
+        .ids()
+        .map(|id| predictor.items().get(id))
+        .collect();
     let mut cold = ColdCounts::default();
     let (mut squared, mut absolute) = (0.0f64, 0.0f64);
     let (mut warm_squared, mut warm) = (0.0f64, 0usize);
     for rating in &test.entries {
-        let prediction = model.predict_indices(
+        let prediction = predictor.predict_indices(
             users[rating.user as usize],
             items[rating.item as usize],
         );
@@ -84,93 +158,34 @@ pub fn rating_errors(model: &Model, test: &Ratings) -> Option<RatingErrors> {
     })
 }
 
-/// Quality of top-N lists against the relevant held-out items.
+/// Mean and sample standard deviation of a figure over folds or runs.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct RankingMetrics {
-    /// List length.
-    pub n: usize,
-    /// A held-out rating at or above this value marks a relevant item.
-    pub relevance_threshold: f32,
-    /// Users with a training history and at least one relevant test item;
-    /// the means below are over them.
-    pub users: usize,
-    /// Mean share of the list that is relevant.
-    pub precision: f64,
-    /// Mean share of the relevant items found in the list.
-    pub recall: f64,
-    /// Mean normalized discounted cumulative gain with binary gains.
-    pub ndcg: f64,
+pub struct Spread {
+    /// Arithmetic mean.
+    pub mean: f64,
+    /// Sample standard deviation, dividing by `count - 1`; 0 for a single
+    /// value.
+    pub std: f64,
+    /// Number of values.
+    pub count: usize,
 }
 
-/// The default relevance threshold: three quarters of the way up the
-/// training rating range, which is 4 on a 1..5 scale.
-pub fn default_relevance_threshold(model: &Model) -> f32 {
-    let (low, high) = model.rating_range;
-    low + 0.75 * (high - low)
-}
-
-/// Ranks the top `n` unrated items for each test user and compares them
-/// with the test items rated at or above `threshold`.
-///
-/// Returns `None` when no known test user has a relevant item or `n` is 0.
-pub fn ranking_metrics(
-    model: &Model,
-    test: &Ratings,
-    n: usize,
-    threshold: f32,
-) -> Option<RankingMetrics> {
-    if n == 0 {
-        return None;
-    }
-    let mut relevant: Vec<Vec<&str>> = vec![Vec::new(); test.users.len()];
-    for rating in &test.entries {
-        if rating.value >= threshold {
-            relevant[rating.user as usize].push(test.items.id(rating.item));
+impl Spread {
+    /// Summarizes `values`; returns `None` when there are none.
+    pub fn of(values: &[f64]) -> Option<Spread> {
+        if values.is_empty() {
+            return None;
         }
+        let count = values.len();
+        let mean = values.iter().sum::<f64>() / count as f64;
+        let std = if count > 1 {
+            let squares: f64 = values.iter().map(|v| (v - mean).powi(2)).sum();
+            (squares / (count - 1) as f64).sqrt()
+        } else {
+            0.0
+        };
+        Some(Spread { mean, std, count })
     }
-    let per_user: Vec<(f64, f64, f64)> = relevant
-        .par_iter()
-        .enumerate()
-        .filter(|(_, items)| !items.is_empty())
-        .filter_map(|(user, items)| {
-            let list = model.recommend(test.users.id(user as u32), n).ok()?;
-            let hits: Vec<bool> = list
-                .iter()
-                .map(|s| items.contains(&model.items.id(s.item)))
-                .collect();
-            Some(list_scores(&hits, items.len(), n))
-        })
-        .collect();
-    if per_user.is_empty() {
-        return None;
-    }
-    let users = per_user.len() as f64;
-    let mean = |pick: fn(&(f64, f64, f64)) -> f64| {
-        per_user.iter().map(pick).sum::<f64>() / users
-    };
-    Some(RankingMetrics {
-        n,
-        relevance_threshold: threshold,
-        users: per_user.len(),
-        precision: mean(|s| s.0),
-        recall: mean(|s| s.1),
-        ndcg: mean(|s| s.2),
-    })
-}
-
-/// Precision, recall and NDCG of one list, given which positions hit.
-fn list_scores(hits: &[bool], relevant: usize, n: usize) -> (f64, f64, f64) {
-    let found = hits.iter().filter(|&&hit| hit).count() as f64;
-    let gain = |rank: usize| 1.0 / ((rank + 2) as f64).log2();
-    // A fold from +0.0, because `Sum` for floats starts from -0.0 and a
-    // list without hits would score -0.0.
-    let dcg = hits
-        .iter()
-        .enumerate()
-        .filter(|(_, &hit)| hit)
-        .fold(0.0, |total, (rank, _)| total + gain(rank));
-    let ideal: f64 = (0..relevant.min(n)).map(gain).sum();
-    (found / n as f64, found / relevant as f64, dcg / ideal)
 }
 
 #[cfg(test)]
@@ -178,29 +193,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn list_scores_by_hand() {
-        // Hits at ranks 1 and 3 of 4, with 3 relevant items in all.
-        let (precision, recall, ndcg) =
-            list_scores(&[true, false, true, false], 3, 4);
-        assert_eq!(precision, 0.5);
-        assert!((recall - 2.0 / 3.0).abs() < 1e-12);
-        let dcg = 1.0 + 1.0 / 4f64.log2();
-        let ideal = 1.0 + 1.0 / 3f64.log2() + 1.0 / 4f64.log2();
-        assert!((ndcg - dcg / ideal).abs() < 1e-12);
-    }
-
-    #[test]
-    fn list_without_hits_scores_positive_zero() {
-        let (precision, recall, ndcg) = list_scores(&[false, false], 3, 2);
-        for value in [precision, recall, ndcg] {
-            assert_eq!(value, 0.0);
-            assert!(value.is_sign_positive(), "{value:?} is -0.0");
-        }
-    }
-
-    #[test]
-    fn perfect_list_scores_one() {
-        let (precision, recall, ndcg) = list_scores(&[true, true], 2, 2);
-        assert_eq!((precision, recall, ndcg), (1.0, 1.0, 1.0));
+    fn spread_by_hand() {
+        let spread = Spread::of(&[1.0, 2.0, 4.0]).unwrap();
+        assert!((spread.mean - 7.0 / 3.0).abs() < 1e-12);
+        // Squared deviations 16/9, 1/9 and 25/9 sum to 42/9; over 2.
+        assert!((spread.std - (21.0f64 / 9.0).sqrt()).abs() < 1e-12);
+        assert_eq!(spread.count, 3);
+        assert_eq!(Spread::of(&[5.0]).unwrap().std, 0.0);
+        assert_eq!(Spread::of(&[]), None);
     }
 }

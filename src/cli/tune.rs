@@ -1,0 +1,555 @@
+//! `descent tune`: search training settings by k-fold cross-validation
+//! and write the results table and the best settings.
+
+use descent::eval::parallel::available_memory;
+use descent::eval::tune::{
+    results_csv, train_flags, tune, Choice, Metric, Search, SearchSpace,
+    TrialResult, TuneOutcome, TuneSettings,
+};
+
+use super::*;
+
+/// Search method over the listed values.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum SearchArg {
+    /// Every combination of the listed values.
+    Grid,
+    /// --trials draws, each setting drawn from its list or its LOW..HIGH
+    /// range.
+    Random,
+}
+
+/// The figure that ranks candidates.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum MetricArg {
+    /// Root mean squared error; lower is better.
+    Rmse,
+    /// Mean absolute error; lower is better.
+    Mae,
+    /// Precision of top-N lists; higher is better.
+    Precision,
+    /// Recall of top-N lists; higher is better.
+    Recall,
+    /// NDCG of top-N lists; higher is better.
+    Ndcg,
+    /// Mean average precision of top-N lists; higher is better.
+    Map,
+    /// Share of users with a relevant item in their top-N list; higher is
+    /// better.
+    HitRate,
+}
+
+impl MetricArg {
+    fn metric(self) -> Metric {
+        match self {
+            MetricArg::Rmse => Metric::Rmse,
+            MetricArg::Mae => Metric::Mae,
+            MetricArg::Precision => Metric::Precision,
+            MetricArg::Recall => Metric::Recall,
+            MetricArg::Ndcg => Metric::Ndcg,
+            MetricArg::Map => Metric::Map,
+            MetricArg::HitRate => Metric::HitRate,
+        }
+    }
+}
+
+/// Files written into --out.
+const RESULTS_CSV: &str = "tune.csv";
+const RESULTS_JSON: &str = "tune.json";
+const BEST_ARGS: &str = "best-args.txt";
+
+#[derive(Args, Debug)]
+#[command(allow_negative_numbers = true)]
+pub(super) struct TuneCommand {
+    /// Ratings to cross-validate on, in one or more files read as one set.
+    #[arg(long, required = true, num_args = 1..)]
+    ratings: Vec<PathBuf>,
+    /// Folder for tune.csv and tune.json (one row per candidate, best
+    /// first) and best-args.txt (the best settings as `descent train`
+    /// options); created if missing.
+    #[arg(long)]
+    out: PathBuf,
+    /// Replace result files that exist in --out.
+    #[arg(long)]
+    force: bool,
+    /// Search method.
+    #[arg(long, value_enum, default_value = "grid")]
+    search: SearchArg,
+    /// Draws of --search random; repeated draws are tried once.
+    #[arg(long, default_value_t = 20)]
+    trials: usize,
+    /// Cross-validation folds: each candidate is trained on all folds but
+    /// one and measured on that one, for every fold.
+    #[arg(long, default_value_t = 5)]
+    folds: usize,
+    /// The figure, averaged over folds, that ranks candidates.
+    #[arg(long, value_enum, default_value = "rmse")]
+    metric: MetricArg,
+    /// Length of the top-N lists for ranking metrics.
+    #[arg(short = 'n', long = "count", default_value_t = 10)]
+    n: usize,
+    /// A test rating at or above this value marks a relevant item
+    /// [default: three quarters of the way up the training rating range].
+    #[arg(long, allow_hyphen_values = true)]
+    relevance_threshold: Option<f32>,
+    /// Training runs at once, each on one thread; 0 for one per core
+    /// while the memory estimate fits in half the available memory.
+    #[arg(long, default_value_t = 0)]
+    jobs: usize,
+    /// Factor counts to try: a list such as 32,64,128, or LOW..HIGH for
+    /// --search random, drawn on a log scale.
+    #[arg(long, default_value = "32,128")]
+    factors: String,
+    /// Epoch counts to try: a list, or LOW..HIGH for --search random.
+    /// Counts that differ only in epochs share one training run per fold.
+    #[arg(long, default_value = "20,60")]
+    epochs: String,
+    /// Learning rates to try: a list, or LOW..HIGH for --search random,
+    /// drawn on a log scale.
+    #[arg(long, default_value = "0.007,0.015")]
+    learning_rate: String,
+    /// Factor penalties to try: a list, or LOW..HIGH for --search random,
+    /// drawn on a log scale.
+    #[arg(long, default_value = "0.05,0.1")]
+    regularization: String,
+    /// Penalty exponents to try: a list of values in [0, 1], or LOW..HIGH
+    /// for --search random.
+    #[arg(long, default_value = "0.5,0.75")]
+    regularization_exponent: String,
+    /// SGD step size of the biases in the first epoch, for every
+    /// candidate.
+    #[arg(
+        long,
+        allow_hyphen_values = true,
+        default_value_t = TrainParams::default().bias_learning_rate
+    )]
+    bias_learning_rate: f32,
+    /// Step size multiplier applied after each epoch, for every candidate.
+    #[arg(
+        long,
+        allow_hyphen_values = true,
+        default_value_t = TrainParams::default().decay
+    )]
+    decay: f32,
+    /// L2 penalty on biases, for every candidate.
+    #[arg(
+        long,
+        allow_hyphen_values = true,
+        default_value_t = TrainParams::default().bias_regularization
+    )]
+    bias_regularization: f32,
+    /// Standard deviation of the initial factors, for every candidate.
+    #[arg(
+        long,
+        allow_hyphen_values = true,
+        default_value_t = TrainParams::default().init_std
+    )]
+    init_std: f32,
+    /// Seed of the folds, the random draws and training.
+    #[arg(long, default_value_t = TrainParams::default().seed)]
+    seed: u64,
+    /// Bands per side of the block schedule; 0 picks max(8, 2 x cores),
+    /// as `train` does with its default --threads.
+    #[arg(long, default_value_t = 0)]
+    blocks: usize,
+    /// Print exactly one JSON object.
+    #[arg(long)]
+    json: bool,
+    /// Print no progress bar or progress lines.
+    #[arg(long, short)]
+    quiet: bool,
+    #[command(flatten)]
+    input: InputArgs,
+}
+
+/// Parses a list `a,b,c` or a range `low..high` of option `name`.
+fn parse_choice<T: std::str::FromStr>(
+    name: &'static str,
+    text: &str,
+    log: bool,
+) -> Result<Choice<T>> {
+    let bad = || Error::InvalidParameter {
+        name,
+        value: text.to_string(),
+        reason: "expected a number, a list such as 1,2,3 or a range such \
+                 as 1..3"
+            .into(),
+    };
+    let number = |part: &str| part.trim().parse::<T>().map_err(|_| bad());
+    if let Some((low, high)) = text.split_once("..") {
+        return Ok(Choice::Range {
+            low: number(low)?,
+            high: number(high)?,
+            log,
+        });
+    }
+    let values = text.split(',').map(number).collect::<Result<Vec<T>>>()?;
+    Ok(Choice::List(values))
+}
+
+impl TuneCommand {
+    fn settings(&self) -> Result<TuneSettings> {
+        let base = TrainParams {
+            bias_learning_rate: self.bias_learning_rate,
+            decay: self.decay,
+            bias_regularization: self.bias_regularization,
+            init_std: self.init_std,
+            seed: self.seed,
+            blocks: self.blocks,
+            ..TrainParams::default()
+        };
+        base.validate()?;
+        let space = SearchSpace {
+            factors: parse_choice("--factors", &self.factors, true)?,
+            epochs: parse_choice("--epochs", &self.epochs, false)?,
+            learning_rate: parse_choice(
+                "--learning-rate",
+                &self.learning_rate,
+                true,
+            )?,
+            regularization: parse_choice(
+                "--regularization",
+                &self.regularization,
+                true,
+            )?,
+            regularization_exponent: parse_choice(
+                "--regularization-exponent",
+                &self.regularization_exponent,
+                false,
+            )?,
+        };
+        let search = match self.search {
+            SearchArg::Grid => Search::Grid,
+            SearchArg::Random => Search::Random {
+                trials: self.trials,
+            },
+        };
+        if self.n == 0 {
+            return Err(Error::InvalidParameter {
+                name: "--count",
+                value: "0".into(),
+                reason: "must be at least 1".into(),
+            });
+        }
+        Ok(TuneSettings {
+            base,
+            space,
+            search,
+            folds: self.folds,
+            metric: self.metric.metric(),
+            n: self.n,
+            relevance_threshold: self.relevance_threshold,
+            at_once: self.jobs,
+        })
+    }
+
+    fn output(&self, name: &str) -> PathBuf {
+        self.out.join(name)
+    }
+}
+
+pub(super) fn run(command: TuneCommand) -> Result<()> {
+    let mut settings = command.settings()?;
+    // Candidates are checked before any file is read.
+    let candidates = descent::eval::tune::candidates(&settings)?;
+    let candidate_count = candidates.len();
+    let max_factors = candidates.iter().map(|c| c.factors).max();
+    for name in [RESULTS_CSV, RESULTS_JSON, BEST_ARGS] {
+        let path = command.output(name);
+        if !command.force && path.exists() {
+            return Err(Error::AlreadyExists { path });
+        }
+    }
+    if command.out.exists() && !command.out.is_dir() {
+        return Err(Error::Invalid(format!(
+            "--out {} is a file, not a folder",
+            command.out.display()
+        )));
+    }
+
+    let mut ratings = Vec::new();
+    for path in &command.ratings {
+        let (part, report) = load(path, &command.input)?;
+        if !command.json {
+            eprintln!("{}", describe_load(&part, &report));
+        }
+        ratings.push(part);
+    }
+    let all = join(ratings);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if settings.at_once == 0 {
+        // NOTE: an estimate of one run's memory from the sizes of its data
+        // structures (ratings, blocks, three copies of the factors), not a
+        // measurement.
+        let factors = max_factors.unwrap_or(1) as u64;
+        let per_task = all.len() as u64 * 64
+            + (all.users.len() + all.items.len()) as u64 * factors * 4 * 3;
+        settings.at_once = descent::eval::parallel::tasks_at_once(
+            candidate_count * settings.folds,
+            cores,
+            per_task,
+            available_memory(),
+        );
+    }
+    if !command.quiet && !command.json {
+        eprintln!(
+            "tune: {candidate_count} candidates, {} folds, {} training runs \
+             at a time with one thread each",
+            settings.folds, settings.at_once
+        );
+    }
+
+    let bar = (!command.quiet && std::io::stderr().is_terminal()).then(|| {
+        let bar =
+            ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{bar:30} training {pos}/{len}  ({elapsed}, about {eta} left)",
+            )
+            .expect("progress template is valid"),
+        );
+        bar
+    });
+    let progress = |finished: usize, total: usize| {
+        if let Some(bar) = &bar {
+            bar.set_length(total as u64);
+            bar.set_position(finished as u64);
+        }
+    };
+    let outcome = tune(&all, &settings, &progress);
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    let outcome = outcome?;
+
+    std::fs::create_dir_all(&command.out)
+        .map_err(|e| Error::io(&command.out, e))?;
+    let flags = train_flags(&outcome.best());
+    let command_line = train_command_line(&command.ratings, &flags);
+    let mut report = tune_report(&outcome, &settings, &flags, &command_line);
+    let csv = results_csv(&outcome, settings.metric);
+    let mut json_bytes = serde_json::to_vec_pretty(&report)
+        .expect("the results serialize to JSON");
+    json_bytes.push(b'\n');
+    let args_line = flags.join(" ") + "\n";
+    let files = [
+        (RESULTS_CSV, csv),
+        (RESULTS_JSON, json_bytes),
+        (BEST_ARGS, args_line.into_bytes()),
+    ];
+    for (name, bytes) in &files {
+        persist::write_atomically(&command.output(name), bytes, command.force)?;
+    }
+
+    if command.json {
+        report.results = None;
+        report.files = Some(
+            files
+                .iter()
+                .map(|(name, _)| command.output(name).display().to_string())
+                .collect(),
+        );
+        let line = serde_json::to_string(&report)
+            .expect("the results serialize to JSON");
+        return emit(&(line + "\n"));
+    }
+    emit(&summary_text(&outcome, &settings, &command_line, &command))
+}
+
+/// Joins several rating sets into one; of a pair repeated across files
+/// the later file's row is kept.
+fn join(mut parts: Vec<Ratings>) -> Ratings {
+    if parts.len() == 1 {
+        return parts.pop().expect("one part");
+    }
+    let mut all = Ratings::default();
+    for part in &parts {
+        for rating in &part.entries {
+            let user = all.users.intern(part.users.id(rating.user));
+            let item = all.items.intern(part.items.id(rating.item));
+            all.entries.push(descent::data::Rating {
+                user,
+                item,
+                value: rating.value,
+            });
+        }
+    }
+    let repeated = all.remove_duplicates();
+    if repeated > 0 {
+        eprintln!(
+            "warning: {repeated} rows repeat a (user, item) pair of an \
+             earlier file, and the row of the later file was kept"
+        );
+    }
+    all
+}
+
+/// Quotes `text` for a POSIX shell when it contains anything but letters,
+/// digits and `._/-+=:,`.
+fn shell_quote(text: &str) -> String {
+    let plain = !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._/-+=:,".contains(c));
+    if plain {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
+}
+
+fn train_command_line(ratings: &[PathBuf], flags: &[String]) -> String {
+    let mut parts =
+        vec!["descent".to_string(), "train".into(), "--ratings".into()];
+    if ratings.len() > 1 {
+        // `train` reads one file; the tuned model came from all of them.
+        parts.push("ALL_RATINGS_FILE".into());
+    } else {
+        parts.push(shell_quote(&ratings[0].display().to_string()));
+    }
+    parts.extend(["--model".into(), "model.dsc".into()]);
+    parts.extend(flags.iter().cloned());
+    parts.join(" ")
+}
+
+/// The search as written to tune.json and, without `results` and with
+/// `files`, to standard output. A struct rather than `json!`, which would
+/// widen f32 settings to f64 and print 0.015 as 0.014999999664723873.
+#[derive(serde::Serialize)]
+struct TuneReport<'a> {
+    metric: Metric,
+    lower_is_better: bool,
+    n: usize,
+    folds: usize,
+    seed: u64,
+    search: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    trials: Option<usize>,
+    candidates: usize,
+    training_runs: usize,
+    runs_at_once: usize,
+    wall_seconds: f64,
+    fixed: Fixed,
+    best: &'a TrialResult,
+    train_args: &'a [String],
+    train_command: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    results: Option<&'a [TrialResult]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    files: Option<Vec<String>>,
+}
+
+/// Settings shared by every candidate.
+#[derive(serde::Serialize)]
+struct Fixed {
+    bias_learning_rate: f32,
+    decay: f32,
+    bias_regularization: f32,
+    init_std: f32,
+    blocks: usize,
+}
+
+fn tune_report<'a>(
+    outcome: &'a TuneOutcome,
+    settings: &TuneSettings,
+    flags: &'a [String],
+    command_line: &'a str,
+) -> TuneReport<'a> {
+    let (search, trials) = match settings.search {
+        Search::Grid => ("grid", None),
+        Search::Random { trials } => ("random", Some(trials)),
+    };
+    let base = &outcome.base;
+    TuneReport {
+        metric: settings.metric,
+        lower_is_better: settings.metric.lower_is_better(),
+        n: settings.n,
+        folds: settings.folds,
+        seed: base.seed,
+        search,
+        trials,
+        candidates: outcome.results.len(),
+        training_runs: outcome.trainings,
+        runs_at_once: settings.at_once,
+        wall_seconds: outcome.seconds,
+        fixed: Fixed {
+            bias_learning_rate: base.bias_learning_rate,
+            decay: base.decay,
+            bias_regularization: base.bias_regularization,
+            init_std: base.init_std,
+            blocks: base.blocks,
+        },
+        best: &outcome.results[0],
+        train_args: flags,
+        train_command: command_line,
+        results: Some(&outcome.results),
+        files: None,
+    }
+}
+
+fn summary_text(
+    outcome: &TuneOutcome,
+    settings: &TuneSettings,
+    command_line: &str,
+    command: &TuneCommand,
+) -> String {
+    let metric = settings.metric.name();
+    let mut text = format!(
+        "{:>4} {:>7} {:>6} {:>9} {:>9} {:>8} {:>10} {:>8} {:>8}\n",
+        "rank",
+        "factors",
+        "epochs",
+        "lr",
+        "reg",
+        "exponent",
+        metric,
+        "std",
+        "RMSE"
+    );
+    for result in outcome.results.iter().take(10) {
+        text.push_str(&format!(
+            "{:>4} {:>7} {:>6} {:>9} {:>9} {:>8} {:>10.4} {:>8.4} {:>8.4}\n",
+            result.rank,
+            result.factors,
+            result.epochs,
+            result.learning_rate,
+            result.regularization,
+            result.regularization_exponent,
+            result.score.mean,
+            result.score.std,
+            result.rmse.mean
+        ));
+    }
+    if outcome.results.len() > 10 {
+        text.push_str(&format!(
+            "... {} more rows in {}\n",
+            outcome.results.len() - 10,
+            command.output(RESULTS_CSV).display()
+        ));
+    }
+    let best = &outcome.results[0];
+    text.push_str(&format!(
+        "best of {} candidates by mean {metric} over {} folds: {:.4} (std \
+         {:.4}); {} training runs in {:.1} s\n",
+        outcome.results.len(),
+        settings.folds,
+        best.score.mean,
+        best.score.std,
+        outcome.trainings,
+        outcome.seconds
+    ));
+    text.push_str(&format!("train it with:\n  {command_line}\n"));
+    if command.ratings.len() > 1 {
+        text.push_str(
+            "  (train reads one file: join the --ratings files into \
+             ALL_RATINGS_FILE first)\n",
+        );
+    }
+    text.push_str(&format!(
+        "wrote {}, {} and {}\n",
+        command.output(RESULTS_CSV).display(),
+        command.output(RESULTS_JSON).display(),
+        command.output(BEST_ARGS).display()
+    ));
+    text
+}

@@ -1,0 +1,194 @@
+//! Error responses and request-body reading of the HTTP API.
+
+use axum::body::Body;
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use http_body_util::BodyExt;
+use serde::de::{self, Deserializer, Visitor};
+use serde::Deserialize;
+
+use crate::error::Error;
+
+/// An error response: a status and the body `{"error": message}`.
+#[derive(Debug)]
+pub(super) struct ApiError {
+    pub status: StatusCode,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            message: message.into(),
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    pub fn from_query(rejection: QueryRejection) -> ApiError {
+        ApiError::bad_request(format!(
+            "invalid query string: {}",
+            rejection.body_text()
+        ))
+    }
+
+    pub fn from_path(rejection: PathRejection) -> ApiError {
+        ApiError::bad_request(format!(
+            "invalid path: {}",
+            rejection.body_text()
+        ))
+    }
+
+    /// Maps a JSON error to a message that says whether the text was not
+    /// JSON at all or did not have the expected fields.
+    pub fn from_json(error: serde_json::Error) -> ApiError {
+        if error.is_syntax() || error.is_eof() {
+            ApiError::bad_request(format!("malformed JSON in body: {error}"))
+        } else {
+            ApiError::bad_request(format!("invalid request body: {error}"))
+        }
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(error: Error) -> ApiError {
+        let status = match &error {
+            Error::UnknownUser(_) | Error::UnknownItem(_) => {
+                StatusCode::NOT_FOUND
+            }
+            Error::Io { .. } | Error::Model { .. } => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+            _ => StatusCode::BAD_REQUEST,
+        };
+        ApiError::new(status, error.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        // The request line logs every status, and a failure of the server
+        // also logs its message.
+        if self.status.is_server_error() {
+            tracing::error!(status = self.status.as_u16(), "{}", self.message);
+        }
+        let body = serde_json::json!({ "error": self.message });
+        (self.status, Json(body)).into_response()
+    }
+}
+
+/// Bytes read and dropped past the body limit before answering 413, so
+/// that a client that sends its whole body before reading the response
+/// gets the response rather than a reset connection.
+const DRAIN_BYTES: usize = 16 << 20;
+
+/// Reads a request body of at most `limit` bytes.
+///
+/// # Errors
+///
+/// A longer body gives 413 Payload Too Large, naming the limit; a body
+/// that cannot be read gives 400.
+pub(super) async fn read_body(
+    mut body: Body,
+    limit: usize,
+) -> Result<Vec<u8>, ApiError> {
+    let mut data = Vec::new();
+    let mut total = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| {
+            ApiError::bad_request(format!("cannot read the request body: {e}"))
+        })?;
+        let Ok(chunk) = frame.into_data() else {
+            continue;
+        };
+        total = total.saturating_add(chunk.len());
+        if total <= limit {
+            data.extend_from_slice(&chunk);
+        } else if total > limit.saturating_add(DRAIN_BYTES) {
+            break;
+        }
+    }
+    if total > limit {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "request body is larger than the limit of {limit} bytes \
+                 (set by --max-body-bytes)"
+            ),
+        ));
+    }
+    Ok(data)
+}
+
+/// A user or item id in a JSON body: a string, or an integer taken as its
+/// decimal text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Id(pub String);
+
+impl<'de> Deserialize<'de> for Id {
+    fn deserialize<D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Id, D::Error> {
+        struct IdVisitor;
+
+        impl Visitor<'_> for IdVisitor {
+            type Value = Id;
+
+            fn expecting(
+                &self,
+                formatter: &mut std::fmt::Formatter,
+            ) -> std::fmt::Result {
+                formatter.write_str("an id as a string or an integer")
+            }
+
+            fn visit_str<E: de::Error>(self, value: &str) -> Result<Id, E> {
+                Ok(Id(value.to_string()))
+            }
+
+            fn visit_u64<E: de::Error>(self, value: u64) -> Result<Id, E> {
+                Ok(Id(value.to_string()))
+            }
+
+            fn visit_i64<E: de::Error>(self, value: i64) -> Result<Id, E> {
+                Ok(Id(value.to_string()))
+            }
+        }
+
+        deserializer.deserialize_any(IdVisitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_from_strings_and_integers() {
+        let ids: Vec<Id> = serde_json::from_str(r#"["a", 42, -3]"#).unwrap();
+        let texts: Vec<&str> = ids.iter().map(|id| id.0.as_str()).collect();
+        assert_eq!(texts, vec!["a", "42", "-3"]);
+        let error = serde_json::from_str::<Id>("1.5").unwrap_err();
+        assert!(error.to_string().contains("string or an integer"));
+    }
+
+    #[test]
+    fn errors_map_to_statuses() {
+        let cases = [
+            (Error::UnknownUser("7".into()), StatusCode::NOT_FOUND),
+            (Error::UnknownItem("7".into()), StatusCode::NOT_FOUND),
+            (Error::Invalid("x".into()), StatusCode::BAD_REQUEST),
+            (
+                Error::model("m.dsc", "damaged"),
+                StatusCode::INTERNAL_SERVER_ERROR,
+            ),
+        ];
+        for (error, status) in cases {
+            assert_eq!(ApiError::from(error).status, status);
+        }
+    }
+}
