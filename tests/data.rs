@@ -9,8 +9,8 @@ fn shipped_data_regenerates_identically() {
     let out = tempfile::tempdir().unwrap();
     Command::cargo_bin("descent")
         .unwrap()
-        .args(["generate", "--users", "1000", "--items", "800"])
-        .args(["--ratings", "100000", "--seed", "1", "--out"])
+        .args(["generate", "--users", "1000", "--items", "1700"])
+        .args(["--ratings", "100000", "--seed", "3", "--out"])
         .arg(out.path())
         .assert()
         .success();
@@ -38,4 +38,15 @@ fn generate_refuses_to_overwrite() {
     assert!(stderr.contains("already exists"), "{stderr}");
     assert!(stderr.contains("--force"), "{stderr}");
     assert_eq!(std::fs::read_to_string(&ratings).unwrap(), "keep me\n");
+}
+
+#[test]
+fn shipped_user_42_has_unrated_items() {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("data/ratings.csv");
+    let text = std::fs::read_to_string(path).unwrap();
+    let rated = text.lines().filter(|line| line.starts_with("42,")).count();
+    let items = 1700;
+    assert!(rated > 0, "user 42 has no ratings");
+    assert!(rated + 10 <= items, "user 42 rated {rated} of {items} items");
 }
