@@ -1,5 +1,5 @@
 //! Trains descent and LIBMF on the same synthetic ratings and prints one
-//! markdown table of speed and held-out RMSE.
+//! markdown table of speed, test RMSE and memory.
 //!
 //! ```text
 //! cargo bench --bench compare -- [--ratings 1000000] [--factors 32,64,128]
@@ -277,6 +277,8 @@ struct Measured {
     /// Time to reach LIBMF's final test RMSE; `None` when not reached or
     /// when LIBMF did not run.
     seconds_to_target: Option<f64>,
+    /// Largest growth of the peak resident set over the runs.
+    memory_mib: Option<f64>,
 }
 
 impl Measured {
@@ -298,6 +300,14 @@ fn median(values: &[f64]) -> f64 {
     values[median_index(values)]
 }
 
+/// Returns the largest of `values`, or `None` if any is missing.
+fn max_memory(values: impl Iterator<Item = Option<f64>>) -> Option<f64> {
+    let values: Vec<f64> = values.collect::<Option<_>>()?;
+    values.into_iter().reduce(f64::max)
+}
+
+/// Returns the RMSE of `predict` on `triples`, with each prediction
+/// clipped to `range` as descent clips its own.
 fn clipped_rmse(
     triples: &[(i32, i32, f32)],
     range: (f32, f32),
@@ -317,6 +327,7 @@ fn clipped_rmse(
 struct LibmfRun {
     seconds: f64,
     rmse: f64,
+    memory_mib: Option<f64>,
 }
 
 fn train_libmf(
@@ -326,6 +337,7 @@ fn train_libmf(
     threads: usize,
     epochs: usize,
 ) -> Result<LibmfRun> {
+    let memory = MemoryProbe::start();
     let started = Instant::now();
     let model = libmf::Model::params()
         .factors(i32::try_from(factors)?)
@@ -337,10 +349,15 @@ fn train_libmf(
         .quiet(true)
         .fit(matrix)?;
     let seconds = started.elapsed().as_secs_f64();
+    let memory_mib = memory.and_then(|probe| probe.growth_mib());
     let rmse = clipped_rmse(&data.libmf_test, data.range, |user, item| {
         model.predict(user, item)
     });
-    Ok(LibmfRun { seconds, rmse })
+    Ok(LibmfRun {
+        seconds,
+        rmse,
+        memory_mib,
+    })
 }
 
 /// One timed descent training.
@@ -352,6 +369,8 @@ struct DescentRun {
     after_epoch: Vec<f64>,
     /// Test RMSE after each epoch.
     rmse_after_epoch: Vec<f64>,
+    /// Growth of the peak resident set during the run.
+    memory_mib: Option<f64>,
 }
 
 impl DescentRun {
@@ -369,6 +388,7 @@ fn train_descent(
         .num_threads(params.threads)
         .build()?;
     pool.install(|| {
+        let memory = MemoryProbe::start();
         let started = Instant::now();
         let mut trainer = Trainer::new(train, params)?;
         let setup = started.elapsed().as_secs_f64();
@@ -389,6 +409,7 @@ fn train_descent(
             setup,
             after_epoch,
             rmse_after_epoch,
+            memory_mib: memory.and_then(|probe| probe.growth_mib()),
         })
     })
 }
@@ -422,6 +443,7 @@ fn summarize_libmf(runs: &[LibmfRun], config: Config) -> Measured {
         train_seconds,
         test_rmse: median(&rmses),
         seconds_to_target: Some(train_seconds),
+        memory_mib: max_memory(runs.iter().map(|run| run.memory_mib)),
     }
 }
 
@@ -460,6 +482,7 @@ fn summarize_descent(
         train_seconds: run.total(),
         test_rmse: *run.rmse_after_epoch.last().expect("epochs >= 1"),
         seconds_to_target,
+        memory_mib: max_memory(runs.iter().map(|run| run.memory_mib)),
     }
 }
 
@@ -520,15 +543,15 @@ fn format_seconds(seconds: Option<f64>, missing: &str) -> String {
     seconds.map_or_else(|| missing.to_string(), |s| format!("{s:.2}"))
 }
 
-/// Prints the table; the ratio column compares each row with the LIBMF row
+/// Prints the table. The ratio column compares each row with the LIBMF row
 /// of the same data set, factors and threads.
 fn print_table(rows: &[Measured]) {
     println!(
         "| system | factors | threads | train ratings | set-up s | \
          train s | updates/s | test RMSE | s to LIBMF RMSE | \
-         updates/s vs LIBMF |"
+         updates/s vs LIBMF | peak RSS growth MiB |"
     );
-    println!("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
+    println!("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
     for row in rows {
         let libmf = rows.iter().find(|other| {
             other.system == "LIBMF"
@@ -546,7 +569,7 @@ fn print_table(rows: &[Measured]) {
             "n/a"
         };
         println!(
-            "| {} | {} | {} | {} | {} | {:.2} | {} | {:.4} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {:.2} | {} | {:.4} | {} | {} | {} |",
             row.system,
             row.config.factors,
             row.config.threads,
@@ -557,6 +580,8 @@ fn print_table(rows: &[Measured]) {
             row.test_rmse,
             format_seconds(row.seconds_to_target, missing),
             ratio,
+            row.memory_mib
+                .map_or("n/a".to_string(), |mib| format!("{mib:.0}")),
         );
     }
 }
@@ -596,26 +621,63 @@ fn print_setup(data: &[DataSummary], options: &Options) {
     println!(
         "- test RMSE: predictions clipped to the training range; \
          s to LIBMF RMSE: time until the first epoch at or below LIBMF's \
-         final test RMSE"
+         final test RMSE; peak RSS growth: rise of the process's peak \
+         resident set during a run above its size before the run, with \
+         the data already loaded (largest over the runs)"
     );
     println!();
 }
 
-/// Returns the peak resident set size of this process in KiB, from
-/// `VmHWM` in `/proc/self/status` (Linux only).
-fn peak_rss_kib() -> Option<u64> {
+/// Returns a field of `/proc/self/status` in KiB, such as `VmRSS` (the
+/// resident set size) or `VmHWM` (its peak). Linux only.
+fn status_kib(field: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+    let line = status.lines().find(|line| {
+        line.strip_prefix(field)
+            .is_some_and(|rest| rest.starts_with(':'))
+    })?;
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-fn report_peak_rss(stage: &str) {
-    if let Some(kib) = peak_rss_kib() {
-        eprintln!("peak RSS {stage}: {} MiB", kib / 1024);
+/// Makes glibc serve every allocation of 64 KiB or more with its own
+/// mapping, which `free` returns to the system at once. Otherwise glibc
+/// raises that threshold as large blocks are freed and keeps later freed
+/// blocks, so memory released by one training run would hide the growth of
+/// the next.
+fn return_large_blocks_on_free() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator settings, and this runs at
+    // the start of main before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 64 * 1024);
+    }
+}
+
+/// Growth of the resident set during one training run.
+struct MemoryProbe {
+    baseline_kib: u64,
+}
+
+impl MemoryProbe {
+    /// Resets the peak resident set size of this process, by writing 5 to
+    /// `/proc/self/clear_refs` (Linux 4.0 and later), and records the
+    /// current size. Returns `None` where either is unavailable.
+    fn start() -> Option<MemoryProbe> {
+        std::fs::write("/proc/self/clear_refs", "5").ok()?;
+        let baseline_kib = status_kib("VmRSS")?;
+        Some(MemoryProbe { baseline_kib })
+    }
+
+    /// Returns how far the peak resident set size rose above the size at
+    /// `start`, in MiB.
+    fn growth_mib(&self) -> Option<f64> {
+        let peak_kib = status_kib("VmHWM")?;
+        Some(peak_kib.saturating_sub(self.baseline_kib) as f64 / 1024.0)
     }
 }
 
 fn main() -> ExitCode {
+    return_large_blocks_on_free();
     match run(Options::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -639,11 +701,12 @@ fn run(mut options: Options) -> Result<()> {
     let mut rows = Vec::new();
     for ratings in options.sizes() {
         let data = prepare(ratings, &options)?;
-        report_peak_rss("after data preparation");
+        if let Some(kib) = status_kib("VmHWM") {
+            eprintln!("peak RSS so far: {} MiB", kib / 1024);
+        }
         rows.extend(measure(&data, &options)?);
         summaries.push(data.summary);
     }
-    report_peak_rss("at the end");
 
     print_setup(&summaries, &options);
     print_table(&rows);

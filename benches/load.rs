@@ -6,7 +6,9 @@
 //! run into a temporary folder and read once before timing, so every
 //! timed read comes from the page cache. Each figure is the median of
 //! [`RUNS`] runs, and the runs of `wc -l` and of the loader alternate.
-//! Results are recorded in `BENCHMARKS.md`, section "Loading".
+//! The 1-minute load average after the runs is printed with each file,
+//! since other jobs on the machine slow both. Results are recorded in
+//! `BENCHMARKS.md`, section "Loading".
 
 use std::path::Path;
 use std::process::Command;
@@ -136,8 +138,12 @@ fn bench_file(path: &Path, size: &Size) {
 
     let wc = median(wc);
     println!(
-        "{} ratings, {} users, {} items: {path:?}, {megabytes:.1} MB",
-        size.ratings, size.users, size.items
+        "{} ratings, {} users, {} items: {path:?}, {megabytes:.1} MB, \
+         load average {}",
+        size.ratings,
+        size.users,
+        size.items,
+        load_average()
     );
     println!(
         "  wc -l       {:8.1} ms {:8.0} MB/s",
@@ -156,6 +162,15 @@ fn bench_file(path: &Path, size: &Size) {
             rss as f64 / 1e6
         );
     }
+}
+
+/// Returns the 1-minute load average from `/proc/loadavg` (Linux only), so
+/// that a figure measured while other jobs ran can be told apart.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|text| text.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "unknown".to_string())
 }
 
 /// Runs this binary to load `path` once with `threads` threads and returns

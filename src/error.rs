@@ -69,7 +69,9 @@ pub enum Error {
     /// Training produced a non-finite loss or factor.
     #[error(
         "training diverged at epoch {epoch}: the {what} became {value}; \
-         try a smaller --learning-rate (it was {learning_rate})"
+         try a smaller --learning-rate (it was {learning_rate}) or \
+         --bias-learning-rate, a smaller --init-std or --regularization, \
+         or rescale ratings far from the 1-10 range"
     )]
     Diverged {
         /// Epoch at which it was detected, counted from 1.
@@ -92,7 +94,10 @@ pub enum Error {
     },
 
     /// A user id that the model has never seen.
-    #[error("unknown user {0}: the model has no ratings from this user")]
+    #[error(
+        "unknown user {0}: the model has no ratings from this user; \
+         `recommend --cold-start popular` lists popular items instead"
+    )]
     UnknownUser(String),
 
     /// An item id that the model has never seen.

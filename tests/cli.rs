@@ -1203,3 +1203,83 @@ fn tune_rejects_bad_space() {
     );
     assert!(!out.exists(), "output folder made for a rejected search");
 }
+
+/// Runs `descent train` on a small ratings file with extra arguments and
+/// returns the exit success and standard error.
+fn train_small(dir: &std::path::Path, extra: &[&str]) -> (bool, String) {
+    let ratings = dir.join("small.csv");
+    std::fs::write(&ratings, "1,10,4\n1,20,3\n2,10,5\n2,30,2\n3,20,4\n")
+        .unwrap();
+    let output = assert_cmd::Command::cargo_bin("descent")
+        .unwrap()
+        .current_dir(dir)
+        .args(["train", "--ratings", "small.csv", "--epochs", "2", "-q"])
+        .args(extra)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    (output.status.success(), stderr)
+}
+
+#[test]
+fn force_never_replaces_special_files() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("folder")).unwrap();
+    let (ok, stderr) =
+        train_small(dir.path(), &["--model", "folder", "--force"]);
+    assert!(!ok, "training onto a folder succeeded");
+    assert!(stderr.contains("is a folder"), "{stderr}");
+    assert!(dir.path().join("folder").is_dir());
+
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::symlink("small.csv", dir.path().join("link"))
+            .unwrap();
+        let (ok, stderr) =
+            train_small(dir.path(), &["--model", "link", "--force"]);
+        assert!(!ok, "training onto a symbolic link succeeded");
+        assert!(stderr.contains("symbolic link"), "{stderr}");
+    }
+}
+
+#[test]
+fn outputs_must_not_share_a_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, stderr) = train_small(
+        dir.path(),
+        &["--model", "out.json", "--curve", "out.json", "--force"],
+    );
+    assert!(!ok, "model and curve in one file succeeded");
+    assert!(stderr.contains("named twice"), "{stderr}");
+    assert!(!dir.path().join("out.json").exists());
+
+    let (ok, stderr) =
+        train_small(dir.path(), &["--model", "small.csv", "--force"]);
+    assert!(!ok, "model over the ratings file succeeded");
+    assert!(stderr.contains("named twice"), "{stderr}");
+}
+
+#[test]
+fn zero_init_std_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, stderr) =
+        train_small(dir.path(), &["--model", "m.dsc", "--init-std", "0"]);
+    assert!(!ok, "--init-std 0 was accepted");
+    assert!(stderr.contains("invalid --init-std 0"), "{stderr}");
+}
+
+#[cfg(unix)]
+#[test]
+fn model_file_readable_by_others() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, stderr) = train_small(dir.path(), &["--model", "m.dsc"]);
+    assert!(ok, "{stderr}");
+    let mode = std::fs::metadata(dir.path().join("m.dsc"))
+        .unwrap()
+        .permissions()
+        .mode();
+    // Under any usual umask (022, 002) others may read; 0600 would not.
+    assert_ne!(mode & 0o777, 0o600, "mode {mode:o}");
+}

@@ -42,11 +42,13 @@ fn generate_refuses_to_overwrite() {
 
 #[test]
 fn shipped_user_42_has_unrated_items() {
-    let path =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("data/ratings.csv");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/ratings.csv");
     let text = std::fs::read_to_string(path).unwrap();
     let rated = text.lines().filter(|line| line.starts_with("42,")).count();
     let items = 1700;
     assert!(rated > 0, "user 42 has no ratings");
-    assert!(rated + 10 <= items, "user 42 rated {rated} of {items} items");
+    assert!(
+        rated + 10 <= items,
+        "user 42 rated {rated} of {items} items"
+    );
 }

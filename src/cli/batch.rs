@@ -67,10 +67,7 @@ impl Sink {
             Some(parent) if !parent.as_os_str().is_empty() => parent,
             _ => Path::new("."),
         };
-        let file = tempfile::Builder::new()
-            .prefix(".descent-")
-            .tempfile_in(folder)
-            .map_err(|e| Error::io(folder, e))?;
+        let file = persist::output_tempfile(folder)?;
         Ok(Sink::File {
             writer: BufWriter::with_capacity(1 << 20, file),
             path: path.clone(),

@@ -121,6 +121,11 @@ impl CurveArgs {
         self.curve.is_some() || self.plot.is_some()
     }
 
+    /// The output files asked for.
+    pub(super) fn paths(&self) -> impl Iterator<Item = &PathBuf> {
+        self.curve.iter().chain(self.plot.iter())
+    }
+
     /// Checks the file names before any work, so that a mistake is
     /// reported before training rather than after it.
     pub(super) fn check(&self, replace: bool) -> Result<()> {
@@ -381,7 +386,7 @@ impl EvaluateCommand {
 /// Reads every file of `paths` and joins them into one rating set. Of a
 /// pair repeated across files, the row of the later file is kept. Files
 /// without timestamps make the set have none.
-fn load_many(
+pub(super) fn load_many(
     paths: &[PathBuf],
     input: &InputArgs,
     show: bool,

@@ -379,6 +379,7 @@ fn train_with_progress(
 /// Fails when the folder that is to hold `path` does not exist, so that
 /// the mistake is reported before training rather than after it.
 fn check_output_folder(path: &Path) -> Result<()> {
+    persist::check_replaceable(path)?;
     let folder = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => return Ok(()),

@@ -148,10 +148,24 @@ pub(super) struct SimilarCommand {
 fn load_titles(path: Option<&Path>) -> Result<Option<ItemCatalog>> {
     let Some(path) = path else { return Ok(None) };
     let catalog = ItemCatalog::load(path)?;
-    for warning in &catalog.warnings {
+    print_warnings(&catalog.warnings);
+    Ok(Some(catalog))
+}
+
+/// Prints the first few warnings about an items file and a count of the
+/// rest, so a file with many Latin-1 titles does not flood the terminal.
+pub(super) fn print_warnings(warnings: &[String]) {
+    const SHOWN: usize = 3;
+    for warning in warnings.iter().take(SHOWN) {
         eprintln!("warning: {warning}");
     }
-    Ok(Some(catalog))
+    if warnings.len() > SHOWN {
+        eprintln!(
+            "warning: {} more lines of the items file were read the same \
+             way or skipped",
+            warnings.len() - SHOWN
+        );
+    }
 }
 
 /// Loads a model and, if given, an items file, for queries.

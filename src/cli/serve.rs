@@ -23,7 +23,7 @@ pub(super) struct ServeCommand {
     /// printed on standard output.
     #[arg(long, default_value_t = 8080)]
     port: u16,
-    /// Worker threads; 0 uses one per core.
+    /// Worker threads, 0 to 1024; 0 uses one per core.
     #[arg(long, default_value_t = 0)]
     threads: usize,
     /// Largest request body in bytes; larger bodies get 413.
@@ -39,6 +39,13 @@ pub(super) struct ServeCommand {
 }
 
 pub(super) fn run(command: ServeCommand) -> Result<()> {
+    if command.threads > 1024 {
+        return Err(Error::InvalidParameter {
+            name: "--threads",
+            value: command.threads.to_string(),
+            reason: "must be 0 to 1024".into(),
+        });
+    }
     // One log line per request and event on standard error; RUST_LOG
     // (for example `warn`) changes the level.
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()

@@ -43,6 +43,20 @@ pub(super) fn run(command: TrainCommand) -> Result<()> {
         });
     }
     check_output_folder(&command.model)?;
+    let outputs: Vec<&PathBuf> = std::iter::once(&command.model)
+        .chain(command.curve.paths())
+        .collect();
+    for (position, path) in outputs.iter().enumerate() {
+        let clash =
+            outputs[..position].contains(path) || **path == command.ratings;
+        if clash {
+            return Err(Error::Invalid(format!(
+                "{} is named twice among --ratings, --model, --curve and \
+                 --plot; give each output its own file",
+                path.display()
+            )));
+        }
+    }
     let early_stop = command.early_stop.settings()?;
     command.curve.check(command.force)?;
     let (ratings, report) = load(&command.ratings, &command.input)?;

@@ -267,15 +267,11 @@ pub(super) fn run(command: TuneCommand) -> Result<()> {
         )));
     }
 
-    let mut ratings = Vec::new();
-    for path in &command.ratings {
-        let (part, report) = load(path, &command.input)?;
-        if !command.json {
-            eprintln!("{}", describe_load(&part, &report));
-        }
-        ratings.push(part);
-    }
-    let all = join(ratings);
+    let (all, _) = super::evaluate::load_many(
+        &command.ratings,
+        &command.input,
+        !command.json,
+    )?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     if settings.at_once == 0 {
         // NOTE: an estimate of one run's memory from the sizes of its data
@@ -354,34 +350,6 @@ pub(super) fn run(command: TuneCommand) -> Result<()> {
         return emit(&(line + "\n"));
     }
     emit(&summary_text(&outcome, &settings, &command_line, &command))
-}
-
-/// Joins several rating sets into one; of a pair repeated across files
-/// the later file's row is kept.
-fn join(mut parts: Vec<Ratings>) -> Ratings {
-    if parts.len() == 1 {
-        return parts.pop().expect("one part");
-    }
-    let mut all = Ratings::default();
-    for part in &parts {
-        for rating in &part.entries {
-            let user = all.users.intern(part.users.id(rating.user));
-            let item = all.items.intern(part.items.id(rating.item));
-            all.entries.push(descent::data::Rating {
-                user,
-                item,
-                value: rating.value,
-            });
-        }
-    }
-    let repeated = all.remove_duplicates();
-    if repeated > 0 {
-        eprintln!(
-            "warning: {repeated} rows repeat a (user, item) pair of an \
-             earlier file, and the row of the later file was kept"
-        );
-    }
-    all
 }
 
 /// Quotes `text` for a POSIX shell when it contains anything but letters,

@@ -443,16 +443,7 @@ fn write_atomically(
     body: impl FnOnce(&mut File) -> io::Result<()>,
 ) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(".descent-");
-    // Temporary files default to mode 0o600. A data file gets the usual
-    // 0o666, which open(2) reduces by the umask.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        builder.permissions(std::fs::Permissions::from_mode(0o666));
-    }
-    let mut file = builder.tempfile_in(dir).map_err(|e| Error::io(dir, e))?;
+    let mut file = crate::model::persist::output_tempfile(dir)?;
     body(file.as_file_mut()).map_err(|e| Error::io(path, e))?;
     let persisted = if force {
         file.persist(path)

@@ -1,16 +1,31 @@
 //! Maps external user and item ids, kept as the strings found in the file,
 //! to dense indices `0..len` and back.
 
-use rustc_hash::FxHashMap;
+use std::fmt;
+use std::hash::BuildHasher;
+
+use hashbrown::HashTable;
+use rustc_hash::FxBuildHasher;
 
 /// A two-way map between external ids and dense indices.
 ///
 /// Indices are handed out in order of first appearance, so a map built from
-/// the same file is always the same.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// the same file is always the same. The ids are stored one after another
+/// in one string, and the hash table contains indices into it. An id then
+/// costs its length plus 14 to 20 bytes for its end offset and its hash
+/// table slot, with no allocation of its own.
+#[derive(Clone, Default)]
 pub struct IdMap {
-    index: FxHashMap<Box<str>, u32>,
-    ids: Vec<Box<str>>,
+    /// All ids, in index order, one after another.
+    text: String,
+    /// The end of each id in `text`; id `i` starts where id `i - 1` ends.
+    ends: Vec<usize>,
+    /// Indices of the ids, hashed by id.
+    index: HashTable<u32>,
+}
+
+fn hash_id(id: &str) -> u64 {
+    FxBuildHasher.hash_one(id)
 }
 
 impl IdMap {
@@ -29,36 +44,51 @@ impl IdMap {
         I: IntoIterator<Item = S>,
         S: Into<Box<str>>,
     {
+        let ids = ids.into_iter();
         let mut map = IdMap::new();
+        map.ends.reserve(ids.size_hint().0);
+        map.index.reserve(ids.size_hint().0, |_| 0);
         for id in ids {
-            let id = id.into();
-            if map.index.contains_key(&id) {
+            let id: Box<str> = id.into();
+            let hash = hash_id(&id);
+            if map.find(hash, &id).is_some() {
                 return Err(id.into());
             }
-            map.push_new(id);
+            map.push_new(hash, &id);
         }
         Ok(map)
     }
 
     /// Returns the index of `id`, adding it if it is new.
     pub fn intern(&mut self, id: &str) -> u32 {
-        if let Some(&index) = self.index.get(id) {
-            return index;
+        let hash = hash_id(id);
+        match self.find(hash, id) {
+            Some(index) => index,
+            None => self.push_new(hash, id),
         }
-        self.push_new(id.into())
     }
 
-    fn push_new(&mut self, id: Box<str>) -> u32 {
-        let index =
-            u32::try_from(self.ids.len()).expect("more than 2^32 distinct ids");
-        self.ids.push(id.clone());
-        self.index.insert(id, index);
+    fn find(&self, hash: u64, id: &str) -> Option<u32> {
+        self.index
+            .find(hash, |&index| self.id(index) == id)
+            .copied()
+    }
+
+    fn push_new(&mut self, hash: u64, id: &str) -> u32 {
+        let index = u32::try_from(self.ends.len())
+            .expect("more than 2^32 distinct ids");
+        self.text.push_str(id);
+        self.ends.push(self.text.len());
+        let (text, ends) = (&self.text, &self.ends);
+        self.index.insert_unique(hash, index, |&other| {
+            hash_id(id_at(text, ends, other))
+        });
         index
     }
 
     /// Returns the index of `id`, if the map has it.
     pub fn get(&self, id: &str) -> Option<u32> {
-        self.index.get(id).copied()
+        self.find(hash_id(id), id)
     }
 
     /// Returns the external id at `index`.
@@ -67,22 +97,43 @@ impl IdMap {
     ///
     /// Panics if `index` is out of range.
     pub fn id(&self, index: u32) -> &str {
-        &self.ids[index as usize]
+        id_at(&self.text, &self.ends, index)
     }
 
     /// Number of distinct ids.
     pub fn len(&self) -> usize {
-        self.ids.len()
+        self.ends.len()
     }
 
     /// Whether the map has no ids.
     pub fn is_empty(&self) -> bool {
-        self.ids.is_empty()
+        self.ends.is_empty()
     }
 
     /// The external ids in index order.
     pub fn ids(&self) -> impl ExactSizeIterator<Item = &str> {
-        self.ids.iter().map(|id| &**id)
+        (0..self.ends.len()).map(|index| self.id(index as u32))
+    }
+}
+
+fn id_at<'a>(text: &'a str, ends: &[usize], index: u32) -> &'a str {
+    let index = index as usize;
+    let start = if index == 0 { 0 } else { ends[index - 1] };
+    &text[start..ends[index]]
+}
+
+/// Two maps are equal when they have the same ids in the same order.
+impl PartialEq for IdMap {
+    fn eq(&self, other: &Self) -> bool {
+        self.ends == other.ends && self.text == other.text
+    }
+}
+
+impl Eq for IdMap {}
+
+impl fmt::Debug for IdMap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.ids()).finish()
     }
 }
 
@@ -99,6 +150,32 @@ mod tests {
         assert_eq!(map.len(), 2);
         assert_eq!(map.id(1), "7");
         assert_eq!(map.get("8"), None);
+    }
+
+    #[test]
+    fn ids_kept_as_written() {
+        let mut map = IdMap::new();
+        let ids = ["0042", "42", "", "é", "a b", "42 "];
+        for (index, id) in ids.iter().enumerate() {
+            assert_eq!(map.intern(id), index as u32, "{id:?}");
+        }
+        for (index, id) in ids.iter().enumerate() {
+            assert_eq!(map.get(id), Some(index as u32), "{id:?}");
+            assert_eq!(map.id(index as u32), *id);
+        }
+        assert_eq!(map.ids().collect::<Vec<_>>(), ids);
+        assert_eq!(map, IdMap::from_ids(ids).unwrap());
+        assert_ne!(map, IdMap::from_ids(["0042", "42"]).unwrap());
+    }
+
+    #[test]
+    fn many_ids_found_after_growth() {
+        let ids: Vec<String> = (0..5000).map(|i| format!("u{i}")).collect();
+        let map = IdMap::from_ids(ids.iter().map(String::as_str)).unwrap();
+        for (index, id) in ids.iter().enumerate() {
+            assert_eq!(map.get(id), Some(index as u32));
+        }
+        assert_eq!(map.get("u5000"), None);
     }
 
     #[test]

@@ -10,11 +10,13 @@
 //! `,,`, is an error like any other short row.
 
 use std::borrow::Cow;
+use std::fs::File;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use rustc_hash::FxHashSet;
 
-use crate::data::{matrix, Rating, Ratings};
+use crate::data::{fast, matrix, Rating, Ratings};
 use crate::error::{Error, Result};
 
 /// The field separator of a ratings file.
@@ -101,6 +103,10 @@ const DUPLICATE_EXAMPLES: usize = 3;
 /// Reads the ratings in `path`, then removes repeated (user, item) pairs,
 /// keeping the last row of each (see [`Ratings::remove_duplicates`]).
 ///
+/// A regular file of valid rows without quotes is read in blocks, each
+/// parsed in parallel on the current rayon thread pool, so that its text
+/// is never in memory all at once. Any other file is read whole.
+///
 /// # Errors
 ///
 /// Fails when the file cannot be read, when a row cannot be read (unless
@@ -112,8 +118,28 @@ pub fn load_ratings(
     options: &LoadOptions,
 ) -> Result<(Ratings, LoadReport)> {
     let path = path.as_ref();
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    parse_ratings(&bytes, path, options)
+    let io_error = |error| Error::io(path, error);
+    if options.format == Some(Format::Matrix) {
+        let bytes = std::fs::read(path).map_err(io_error)?;
+        return parse_matrix(&bytes, path, options);
+    }
+    let mut file = File::open(path).map_err(io_error)?;
+    let regular = file.metadata().map_err(io_error)?.is_file();
+    let rows = if regular {
+        match fast::load(file, options).map_err(io_error)? {
+            Some(rows) => rows,
+            None => {
+                let bytes = std::fs::read(path).map_err(io_error)?;
+                read_rows_precise(without_bom(&bytes), path, options)?
+            }
+        }
+    } else {
+        // A pipe cannot be read twice, so it is read into memory once.
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).map_err(io_error)?;
+        read_rows(&bytes, path, options)?
+    };
+    Ok(rows.finish(path))
 }
 
 /// Reads ratings from bytes already in memory; `path` is used in messages.
@@ -126,7 +152,44 @@ pub fn parse_ratings(
     path: &Path,
     options: &LoadOptions,
 ) -> Result<(Ratings, LoadReport)> {
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    if options.format == Some(Format::Matrix) {
+        return parse_matrix(bytes, path, options);
+    }
+    Ok(read_rows(bytes, path, options)?.finish(path))
+}
+
+/// Reads a dense matrix with [`crate::data::dense::parse_matrix`], which
+/// takes the text without its byte order mark and with LF line ends.
+fn parse_matrix(
+    bytes: &[u8],
+    path: &Path,
+    options: &LoadOptions,
+) -> Result<(Ratings, LoadReport)> {
+    let bytes = normalize_line_ends(without_bom(bytes));
+    crate::data::dense::parse_matrix(&bytes, path, options)
+}
+
+/// Reads the rows of a file, in parallel when [`fast::parse`] can, and
+/// otherwise row by row with [`read_rows_precise`], which gives the
+/// same rows and also the messages for rows that cannot be read.
+fn read_rows(bytes: &[u8], path: &Path, options: &LoadOptions) -> Result<Rows> {
+    let bytes = without_bom(bytes);
+    match fast::parse(bytes, options) {
+        Some(rows) => Ok(rows),
+        None => read_rows_precise(bytes, path, options),
+    }
+}
+
+fn without_bom(bytes: &[u8]) -> &[u8] {
+    bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes)
+}
+
+/// Reads the rows of a file, without its byte order mark, one by one.
+pub(crate) fn read_rows_precise(
+    bytes: &[u8],
+    path: &Path,
+    options: &LoadOptions,
+) -> Result<Rows> {
     let bytes = normalize_line_ends(bytes);
     let first = first_nonblank_line(&bytes);
     let format = match (options.format, first) {
@@ -134,9 +197,6 @@ pub fn parse_ratings(
         (None, Some(line)) => Format::detect(line),
         (None, None) => Format::Csv,
     };
-    if format == Format::Matrix {
-        return crate::data::dense::parse_matrix(&bytes, path, options);
-    }
     let mut reader = RowReader::new(path, format, options);
     match format {
         Format::Csv => read_delimited(&bytes, b',', &mut reader)?,
@@ -144,9 +204,11 @@ pub fn parse_ratings(
         Format::DoubleColon | Format::Whitespace => {
             read_lines(&bytes, format, &mut reader)?
         }
-        Format::Matrix => unreachable!("dense matrices are read above"),
+        Format::Matrix => {
+            unreachable!("dense matrices are read by `parse_matrix`")
+        }
     }
-    reader.finish(&bytes)
+    reader.finish(bytes.is_empty())
 }
 
 /// Rewrites CRLF and lone CR line ends as LF. The `csv` crate (1.4)
@@ -287,17 +349,49 @@ struct RowReader {
     first_error: Option<Error>,
 }
 
+/// The rows of a file, read but with repeated pairs not yet removed.
+pub(crate) struct Rows {
+    pub(crate) format: Format,
+    pub(crate) ratings: Ratings,
+    pub(crate) entry_lines: EntryLines,
+    /// Line of the header, when the file has one.
+    pub(crate) header_line: Option<u64>,
+    pub(crate) rows: usize,
+    pub(crate) skipped: usize,
+    pub(crate) skipped_examples: Vec<String>,
+}
+
+impl Rows {
+    /// Removes repeated (user, item) pairs and describes the file.
+    pub(crate) fn finish(mut self, path: &Path) -> (Ratings, LoadReport) {
+        let repeats = remove_repeats(&mut self.ratings, &self.entry_lines);
+        let report = LoadReport {
+            path: path.to_path_buf(),
+            format: self.format,
+            header: self.header_line.is_some(),
+            rows: self.rows,
+            skipped_rows: self.skipped,
+            skipped_examples: self.skipped_examples,
+            duplicates: repeats.rows,
+            repeated_pairs: repeats.pairs,
+            duplicate_examples: repeats.examples,
+        };
+        (self.ratings, report)
+    }
+}
+
 /// The source line of each entry, stored as runs of entries on
 /// consecutive lines, so that it takes memory only where blank lines, a
 /// header or skipped rows break a run.
-#[derive(Debug, Default)]
-struct EntryLines {
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct EntryLines {
     /// First entry of each run and its line.
     runs: Vec<(usize, u64)>,
 }
 
 impl EntryLines {
-    fn push(&mut self, entry: usize, line: u64) {
+    /// Records that `entry` is on `line`. Entries are pushed in order.
+    pub(crate) fn push(&mut self, entry: usize, line: u64) {
         if let Some(&(start, first)) = self.runs.last() {
             if first + (entry - start) as u64 == line {
                 return;
@@ -580,12 +674,14 @@ impl RowReader {
             })
     }
 
-    fn finish(mut self, bytes: &[u8]) -> Result<(Ratings, LoadReport)> {
+    /// Returns the rows read, or the first error kept by
+    /// [`RowReader::bad_row`], or an error when no row was read.
+    fn finish(self, empty_input: bool) -> Result<Rows> {
         if let Some(error) = self.first_error {
             return Err(error);
         }
         if self.ratings.is_empty() {
-            let detail = if bytes.is_empty() {
+            let detail = if empty_input {
                 "the file is empty".to_string()
             } else if self.skipped > 0 {
                 format!("all {} rows were skipped as unreadable", self.skipped)
@@ -599,76 +695,71 @@ impl RowReader {
                 detail,
             });
         }
-        let repeats = self.remove_repeats();
-        let report = LoadReport {
-            path: self.path,
+        Ok(Rows {
             format: self.format,
-            header: self.header_line.is_some(),
+            ratings: self.ratings,
+            entry_lines: self.entry_lines,
+            header_line: self.header_line,
             rows: self.rows,
-            skipped_rows: self.skipped,
+            skipped: self.skipped,
             skipped_examples: self.skipped_examples,
-            duplicates: repeats.rows,
-            repeated_pairs: repeats.pairs,
-            duplicate_examples: repeats.examples,
-        };
-        Ok((self.ratings, report))
+        })
     }
+}
 
-    /// Removes repeated (user, item) pairs, keeping the last row of each
-    /// as [`Ratings::remove_duplicates`] does, and names the lines of the
-    /// first few pairs.
-    fn remove_repeats(&mut self) -> Repeats {
-        let ratings = &mut self.ratings;
-        let keep = matrix::last_of_each_pair(
-            &ratings.entries,
-            ratings.users.len(),
-            ratings.items.len(),
-        );
-        let rows = keep.iter().filter(|&&kept| !kept).count();
-        if rows == 0 {
-            return Repeats::default();
+/// Removes repeated (user, item) pairs, keeping the last row of each as
+/// [`Ratings::remove_duplicates`] does, and names the lines of the first
+/// few pairs.
+fn remove_repeats(ratings: &mut Ratings, entry_lines: &EntryLines) -> Repeats {
+    let keep = matrix::last_of_each_pair(
+        &ratings.entries,
+        ratings.users.len(),
+        ratings.items.len(),
+    );
+    let rows = keep.iter().filter(|&&kept| !kept).count();
+    if rows == 0 {
+        return Repeats::default();
+    }
+    // Every row of a pair but the last is dropped, so the first dropped
+    // row of each pair is its first row.
+    let mut repeated = FxHashSet::default();
+    let mut shown: Vec<(u32, u32)> = Vec::new();
+    for (entry, _) in ratings.entries.iter().zip(&keep).filter(|e| !e.1) {
+        let pair = (entry.user, entry.item);
+        if repeated.insert(pair) && shown.len() < DUPLICATE_EXAMPLES {
+            shown.push(pair);
         }
-        // Every row of a pair but the last is dropped, so the first dropped
-        // row of each pair is its first row.
-        let mut repeated = FxHashSet::default();
-        let mut shown: Vec<(u32, u32)> = Vec::new();
-        for (entry, _) in ratings.entries.iter().zip(&keep).filter(|e| !e.1) {
-            let pair = (entry.user, entry.item);
-            if repeated.insert(pair) && shown.len() < DUPLICATE_EXAMPLES {
-                shown.push(pair);
-            }
+    }
+    let mut lines = vec![Vec::new(); shown.len()];
+    for (index, entry) in ratings.entries.iter().enumerate() {
+        let pair = (entry.user, entry.item);
+        if let Some(slot) = shown.iter().position(|&p| p == pair) {
+            lines[slot].push(entry_lines.line(index));
         }
-        let mut lines = vec![Vec::new(); shown.len()];
-        for (index, entry) in ratings.entries.iter().enumerate() {
-            let pair = (entry.user, entry.item);
-            if let Some(slot) = shown.iter().position(|&p| p == pair) {
-                lines[slot].push(self.entry_lines.line(index));
-            }
-        }
-        let examples = shown
-            .iter()
-            .zip(&lines)
-            .map(|(&(user, item), lines)| {
-                format!(
-                    "user {}, item {}: lines {}",
-                    ratings.users.id(user),
-                    ratings.items.id(item),
-                    join_numbers(lines)
-                )
-            })
-            .collect();
+    }
+    let examples = shown
+        .iter()
+        .zip(&lines)
+        .map(|(&(user, item), lines)| {
+            format!(
+                "user {}, item {}: lines {}",
+                ratings.users.id(user),
+                ratings.items.id(item),
+                join_numbers(lines)
+            )
+        })
+        .collect();
 
+    let mut flags = keep.iter();
+    ratings.entries.retain(|_| *flags.next().unwrap());
+    if !ratings.timestamps.is_empty() {
         let mut flags = keep.iter();
-        ratings.entries.retain(|_| *flags.next().unwrap());
-        if !ratings.timestamps.is_empty() {
-            let mut flags = keep.iter();
-            ratings.timestamps.retain(|_| *flags.next().unwrap());
-        }
-        Repeats {
-            rows,
-            pairs: repeated.len(),
-            examples,
-        }
+        ratings.timestamps.retain(|_| *flags.next().unwrap());
+    }
+    Repeats {
+        rows,
+        pairs: repeated.len(),
+        examples,
     }
 }
 
@@ -711,7 +802,7 @@ fn join_numbers(numbers: &[u64]) -> String {
 
 /// A header is a first line in which no field is a number, so that a bad
 /// first data row such as `1,2,x` is still reported as an error.
-fn is_header(fields: &[&[u8]]) -> bool {
+pub(crate) fn is_header(fields: &[&[u8]]) -> bool {
     fields
         .iter()
         .all(|field| fast_float2::parse::<f64, _>(field).is_err())

@@ -4,6 +4,7 @@
 //! converts triplets: [`last_of_each_pair`] finds the row to keep, and
 //! [`to_csr`] expects pairs to be unique.
 
+use rayon::prelude::*;
 use sprs::CsMatI;
 
 use crate::data::Rating;
@@ -32,31 +33,169 @@ fn group_by_user(entries: &[Rating], users: usize) -> (Vec<usize>, Vec<u32>) {
 }
 
 /// Marks, for each entry, whether it is the last in source order of its
-/// (user, item) pair.
+/// (user, item) pair. Runs on the current rayon thread pool.
 pub fn last_of_each_pair(
     entries: &[Rating],
     users: usize,
     items: usize,
 ) -> Vec<bool> {
-    let (indptr, mut order) = group_by_user(entries, users);
+    match last_in_user_runs(entries, users, items) {
+        Some(keep) => keep,
+        None => last_in_groups(entries, users, items),
+    }
+}
+
+/// Does what [`last_of_each_pair`] does when the entries of each user are
+/// next to each other, as in a file sorted by user, by walking each run of
+/// one user's entries in place. Returns `None` when a user has entries in
+/// two runs.
+fn last_in_user_runs(
+    entries: &[Rating],
+    users: usize,
+    items: usize,
+) -> Option<Vec<bool>> {
+    // More runs than users means that some user has two, which this count
+    // finds before any other work in files in no order.
+    let runs = entries
+        .par_windows(2)
+        .filter(|pair| pair[0].user != pair[1].user)
+        .count()
+        + 1;
+    if runs > users {
+        return None;
+    }
+
+    // The entries are cut into parts between runs, one part per thread.
+    let parts = rayon::current_num_threads().max(1);
+    let mut bounds = vec![0];
+    for part in 1..parts {
+        let mut at = (entries.len() * part / parts).max(*bounds.last()?);
+        while at > 0
+            && at < entries.len()
+            && entries[at].user == entries[at - 1].user
+        {
+            at += 1;
+        }
+        bounds.push(at);
+    }
+    bounds.push(entries.len());
+
     let mut keep = vec![true; entries.len()];
-    let mut last_seen = vec![u32::MAX; items];
-    for user in 0..users {
-        let row = &mut order[indptr[user]..indptr[user + 1]];
-        // The row is in source order, so the last writer of each item wins.
-        for &position in row.iter() {
-            let item = entries[position as usize].item as usize;
-            if last_seen[item] != u32::MAX {
-                keep[last_seen[item] as usize] = false;
+    let mut jobs = Vec::with_capacity(parts);
+    let mut rest = keep.as_mut_slice();
+    for pair in bounds.windows(2) {
+        let (part, tail) = rest.split_at_mut(pair[1] - pair[0]);
+        jobs.push((&entries[pair[0]..pair[1]], part));
+        rest = tail;
+    }
+    let run_users: Vec<Vec<u32>> = jobs
+        .into_par_iter()
+        .map(|(entries, keep)| {
+            let mut last_seen = vec![u32::MAX; items];
+            let mut run_users = Vec::new();
+            let mut start = 0;
+            for run in entries.chunk_by(|a, b| a.user == b.user) {
+                run_users.push(run[0].user);
+                // The run is in source order, so the last writer of each
+                // item wins.
+                for (offset, rating) in run.iter().enumerate() {
+                    let item = rating.item as usize;
+                    if last_seen[item] != u32::MAX {
+                        keep[last_seen[item] as usize] = false;
+                    }
+                    last_seen[item] = (start + offset) as u32;
+                }
+                for rating in run {
+                    last_seen[rating.item as usize] = u32::MAX;
+                }
+                start += run.len();
             }
-            last_seen[item] = position;
+            run_users
+        })
+        .collect();
+
+    // Each run must be the only one of its user.
+    let mut seen = vec![false; users];
+    for &user in run_users.iter().flatten() {
+        if std::mem::replace(&mut seen[user as usize], true) {
+            return None;
         }
-        for &position in row.iter() {
-            last_seen[entries[position as usize].item as usize] = u32::MAX;
-        }
+    }
+    Some(keep)
+}
+
+/// Does what [`last_of_each_pair`] does for entries in any order.
+///
+/// The entries are cut into one part per thread of the current rayon pool,
+/// each part grouped by user on its own. The users are then shared out
+/// among the threads, and each thread walks the rows of its users part by
+/// part, which is source order.
+fn last_in_groups(entries: &[Rating], users: usize, items: usize) -> Vec<bool> {
+    let mut parts = rayon::current_num_threads().max(1);
+    // Each part has a row pointer per user, which is not worth it when
+    // users are many for the entries.
+    if entries.len() < PARALLEL_ENTRIES || users > entries.len() / 8 {
+        parts = 1;
+    }
+    let part_len = entries.len().div_ceil(parts).max(1);
+    let groups: Vec<(Vec<usize>, Vec<u32>)> = entries
+        .par_chunks(part_len)
+        .enumerate()
+        .map(|(part, chunk)| {
+            let (indptr, mut order) = group_by_user(chunk, users);
+            let start = (part * part_len) as u32;
+            if start > 0 {
+                order.iter_mut().for_each(|position| *position += start);
+            }
+            (indptr, order)
+        })
+        .collect();
+
+    let ranges = parts * 4;
+    let range_len = users.div_ceil(ranges).max(1);
+    let dropped: Vec<Vec<u32>> = (0..users)
+        .step_by(range_len)
+        .collect::<Vec<_>>()
+        .into_par_iter()
+        .map_init(
+            || vec![u32::MAX; items],
+            |last_seen, first| {
+                let mut dropped = Vec::new();
+                for user in first..(first + range_len).min(users) {
+                    let rows = || {
+                        groups.iter().flat_map(move |(indptr, order)| {
+                            &order[indptr[user]..indptr[user + 1]]
+                        })
+                    };
+                    // The rows are in source order, so the last writer of
+                    // each item wins.
+                    for &position in rows() {
+                        let item = entries[position as usize].item as usize;
+                        if last_seen[item] != u32::MAX {
+                            dropped.push(last_seen[item]);
+                        }
+                        last_seen[item] = position;
+                    }
+                    for &position in rows() {
+                        let item = entries[position as usize].item as usize;
+                        last_seen[item] = u32::MAX;
+                    }
+                }
+                dropped
+            },
+        )
+        .collect();
+
+    let mut keep = vec![true; entries.len()];
+    for &position in dropped.iter().flatten() {
+        keep[position as usize] = false;
     }
     keep
 }
+
+/// Minimum number of entries for which [`last_of_each_pair`] uses more
+/// than one thread.
+const PARALLEL_ENTRIES: usize = 1 << 16;
 
 /// Builds the CSR matrix of `entries`, with item indices sorted in each row.
 ///
@@ -128,6 +267,73 @@ mod tests {
     #[should_panic(expected = "unique")]
     fn csr_rejects_repeats() {
         to_csr(&[rating(0, 0, 1.0), rating(0, 0, 2.0)], 1, 1);
+    }
+
+    /// Marks the last entry of each pair by remembering the last
+    /// position of every pair.
+    fn last_by_map(entries: &[Rating]) -> Vec<bool> {
+        let mut last = std::collections::HashMap::new();
+        for (position, rating) in entries.iter().enumerate() {
+            last.insert((rating.user, rating.item), position);
+        }
+        entries
+            .iter()
+            .enumerate()
+            .map(|(position, r)| last[&(r.user, r.item)] == position)
+            .collect()
+    }
+
+    #[test]
+    fn last_pair_marked_in_parallel() {
+        use rand::{Rng, SeedableRng};
+
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(3)
+            .build()
+            .unwrap();
+        // Users, items, and whether each user's entries are consecutive.
+        let cases = [
+            (500, 300, true),
+            (500, 300, false),
+            (50_000, 40, false),
+            (3, 2, true),
+        ];
+        for (users, items, grouped) in cases {
+            let mut entries: Vec<Rating> = (0..200_000)
+                .map(|_| {
+                    let user = rng.random_range(0..users);
+                    let item = rng.random_range(0..items);
+                    rating(user, item, 1.0)
+                })
+                .collect();
+            if grouped {
+                entries.sort_by_key(|r| r.user);
+            }
+            let expected = last_by_map(&entries);
+            let case = format!("{users} users, {items} items, {grouped}");
+            for threads in [1, 3] {
+                let found = if threads == 1 {
+                    last_of_each_pair(&entries, users as usize, items as usize)
+                } else {
+                    pool.install(|| {
+                        last_of_each_pair(
+                            &entries,
+                            users as usize,
+                            items as usize,
+                        )
+                    })
+                };
+                assert!(found == expected, "{case}, {threads} threads");
+            }
+            // The same user in two runs needs the general walk.
+            entries.rotate_left(1000);
+            let expected = last_by_map(&entries);
+            let found = pool.install(|| {
+                last_of_each_pair(&entries, users as usize, items as usize)
+            });
+            assert!(found == expected, "{case}, rotated");
+        }
     }
 
     #[test]

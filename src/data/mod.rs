@@ -2,6 +2,7 @@
 //! the ids written in the file to dense indices.
 
 pub mod dense;
+mod fast;
 pub mod generate;
 pub mod ids;
 pub mod items;

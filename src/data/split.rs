@@ -197,7 +197,7 @@ pub fn user_split(
             }
             HoldoutSize::Count(count) => count,
         };
-        if held_out == 0 || n < held_out + holdout.min_train {
+        if held_out == 0 || n < held_out.saturating_add(holdout.min_train) {
             continue;
         }
         match holdout.order {

@@ -37,7 +37,8 @@ pub enum Choice<T> {
     /// These values; grid search tries each, random search draws one.
     List(Vec<T>),
     /// A closed range for random search, drawn uniformly, or uniformly in
-    /// the logarithm when `log` is set.
+    /// the logarithm when `log` is set. Real values are rounded to 3
+    /// significant digits and integers to the nearest whole number.
     Range {
         /// Lowest value.
         low: T,
@@ -147,7 +148,7 @@ impl Metric {
         }
     }
 
-    /// Whether a lower value is better.
+    /// Returns whether a lower value is better.
     pub fn lower_is_better(self) -> bool {
         matches!(self, Metric::Rmse | Metric::Mae)
     }
@@ -300,6 +301,16 @@ pub fn candidates(settings: &TuneSettings) -> Result<Vec<TrainParams>> {
             if trials == 0 {
                 return Err(invalid("--trials", 0, "must be at least 1"));
             }
+            // Each trial trains a model per fold, so a count this large
+            // could never finish; reject it rather than run for days.
+            const MAX_TRIALS: usize = 100_000;
+            if trials > MAX_TRIALS {
+                return Err(invalid(
+                    "--trials",
+                    trials,
+                    "must be at most 100000",
+                ));
+            }
             let mut rng = ChaCha8Rng::seed_from_u64(base.seed);
             for _ in 0..trials {
                 let candidate = TrainParams {
@@ -384,15 +395,25 @@ fn draw_real(
                      scale",
                 ));
             }
-            let (low, high) = (f64::from(low), f64::from(high));
+            let (low64, high64) = (f64::from(low), f64::from(high));
             let value = if log {
-                rng.random_range(low.ln()..=high.ln()).exp()
+                rng.random_range(low64.ln()..=high64.ln()).exp()
             } else {
-                rng.random_range(low..=high)
+                rng.random_range(low64..=high64)
             };
-            Ok((value as f32).clamp(low as f32, high as f32))
+            Ok((significant(value, 3) as f32).clamp(low, high))
         }
     }
+}
+
+/// Rounds `value` to `digits` significant digits, so that drawn settings
+/// read as 0.0296 rather than 0.02959943 in tables and flags.
+fn significant(value: f64, digits: i32) -> f64 {
+    if value == 0.0 || !value.is_finite() {
+        return value;
+    }
+    let scale = 10f64.powi(digits - 1 - value.abs().log10().floor() as i32);
+    (value * scale).round() / scale
 }
 
 /// Candidates that differ only in epochs, trained once per fold.
@@ -785,6 +806,14 @@ mod tests {
             assert!([0.02, 0.1].contains(&c.regularization));
             assert!((0.0..=1.0).contains(&c.regularization_exponent));
         }
+    }
+
+    #[test]
+    fn significant_digits_by_hand() {
+        assert_eq!(significant(0.02959943, 3), 0.0296);
+        assert_eq!(significant(123.456, 3), 123.0);
+        assert_eq!(significant(0.7371561, 3), 0.737);
+        assert_eq!(significant(0.0, 3), 0.0);
     }
 
     #[test]

@@ -37,7 +37,7 @@ pub struct TrainParams {
     /// L2 penalty on user and item biases. Default 0.01, at least 0.
     pub bias_regularization: f32,
     /// Standard deviation of the Gaussian that initial factors are drawn
-    /// from. Default 0.02, at least 0.
+    /// from. Default 0.02, above 0.
     pub init_std: f32,
     /// Seed of every random choice: initial factors, the order of ratings
     /// within a block and the order of blocks. Default 42.
@@ -120,10 +120,17 @@ impl TrainParams {
                 "must be above 0 and at most 1",
             ));
         }
+        // Factors that all start at 0 get 0 gradients and stay 0.
+        if !(self.init_std.is_finite() && self.init_std > 0.0) {
+            return Err(invalid(
+                "--init-std",
+                self.init_std,
+                "must be a finite number above 0",
+            ));
+        }
         let penalties = [
             ("--regularization", self.regularization),
             ("--bias-regularization", self.bias_regularization),
-            ("--init-std", self.init_std),
         ];
         for (name, value) in penalties {
             if !(value.is_finite() && value >= 0.0) {
@@ -164,10 +171,11 @@ impl TrainParams {
         }
     }
 
-    /// Bands per side: `blocks`, or `max(8, 2 * threads)` when it is 0.
+    /// Bands per side: `blocks`, or `max(8, 2 * threads)` (at most 1024)
+    /// when it is 0.
     pub fn band_count(&self) -> usize {
         if self.blocks == 0 {
-            (2 * self.thread_count()).max(8)
+            (2 * self.thread_count()).clamp(8, 1024)
         } else {
             self.blocks
         }

@@ -16,7 +16,8 @@
 //!
 //! The header metadata holds `format` (`descent-model`), `format_version`,
 //! `global_mean`, `rating_min`, `rating_max`, `params` (the training
-//! settings as JSON) and `checksum`, a CRC-32 of the tensor bytes in the
+//! settings as JSON) and `checksum`, a CRC-32 of the other metadata
+//! entries (in key order) followed by the tensor bytes in the
 //! order of the table above. The keys of the JSON header are sorted, so
 //! the same model always gives the same bytes.
 
@@ -122,29 +123,30 @@ pub fn to_bytes(model: &Model) -> Result<Vec<u8>> {
             bytemuck::cast_slice(&model.rated_items),
         ),
     ];
-    let mut hasher = crc32fast::Hasher::new();
     let mut views = Vec::with_capacity(parts.len());
+    let mut tensor_bytes: Vec<&[u8]> = Vec::with_capacity(parts.len());
     for (name, (dtype, shape, bytes)) in TENSORS.iter().zip(parts) {
-        hasher.update(bytes);
+        tensor_bytes.push(bytes);
         let view = TensorView::new(dtype, shape, bytes)
             .expect("tensor shapes match their data");
         views.push((*name, view));
     }
     let params = serde_json::to_string(&model.params)
         .expect("training settings serialize to JSON");
-    let metadata = HashMap::from([
+    let mut metadata = HashMap::from([
         ("format".to_string(), FORMAT.to_string()),
         ("format_version".to_string(), FORMAT_VERSION.to_string()),
         ("global_mean".to_string(), model.global_mean.to_string()),
         ("rating_min".to_string(), model.rating_range.0.to_string()),
         ("rating_max".to_string(), model.rating_range.1.to_string()),
         ("params".to_string(), params),
-        ("checksum".to_string(), format!("{:08x}", hasher.finalize())),
         (
             "created_by".to_string(),
             format!("descent {}", env!("CARGO_PKG_VERSION")),
         ),
     ]);
+    let sum = checksum(&metadata, tensor_bytes);
+    metadata.insert("checksum".to_string(), sum);
     let bytes = safetensors::serialize(views, Some(metadata))
         .map_err(|e| Error::Invalid(format!("cannot serialize model: {e}")))?;
     Ok(sort_header(bytes))
@@ -188,6 +190,83 @@ fn sort_header(bytes: Vec<u8>) -> Vec<u8> {
     out
 }
 
+/// Checks that `path` is absent or a regular file, so that a rename onto
+/// it can never turn a device, FIFO, folder or symbolic link into a plain
+/// file.
+///
+/// # Errors
+///
+/// Fails with [`Error::Invalid`] naming the path when it exists and is
+/// anything but a regular file.
+pub fn check_replaceable(path: &Path) -> Result<()> {
+    let Ok(metadata) = std::fs::symlink_metadata(path) else {
+        return Ok(());
+    };
+    let kind = metadata.file_type();
+    if kind.is_file() {
+        return Ok(());
+    }
+    let what = if kind.is_dir() {
+        "a folder"
+    } else if kind.is_symlink() {
+        "a symbolic link"
+    } else {
+        "a device, FIFO or socket"
+    };
+    Err(Error::Invalid(format!(
+        "cannot write {}: it is {what}, and descent writes only regular \
+         files; name a file path instead",
+        path.display()
+    )))
+}
+
+/// CRC-32 of every metadata entry but `checksum` itself, in key order,
+/// then of the tensor bytes in [`TENSORS`] order, as 8 hex digits.
+fn checksum<'a>(
+    metadata: &HashMap<String, String>,
+    tensors: impl IntoIterator<Item = &'a [u8]>,
+) -> String {
+    let mut hasher = crc32fast::Hasher::new();
+    let mut entries: Vec<(&String, &String)> = metadata
+        .iter()
+        .filter(|(key, _)| key.as_str() != "checksum")
+        .collect();
+    entries.sort();
+    for (key, value) in entries {
+        hasher.update(key.as_bytes());
+        hasher.update(&[0]);
+        hasher.update(value.as_bytes());
+        hasher.update(&[0]);
+    }
+    for bytes in tensors {
+        hasher.update(bytes);
+    }
+    format!("{:08x}", hasher.finalize())
+}
+
+/// Creates a temporary file in `folder` for an output that is renamed into
+/// place once complete.
+///
+/// Temporary files default to mode 0o600, which would leave a model
+/// unreadable to other accounts. This one is created with 0o666, which
+/// open(2) reduces by the umask, as for any other new file.
+///
+/// # Errors
+///
+/// Fails when the file cannot be created in `folder`.
+pub fn output_tempfile(folder: &Path) -> Result<tempfile::NamedTempFile> {
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".descent-");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    builder
+        .tempfile_in(folder)
+        .map_err(|e| Error::io(folder, e))
+}
+
 /// Writes `bytes` to `path` through a temporary file in the same folder
 /// and a rename, so a crash never leaves a partial file at `path`.
 ///
@@ -199,6 +278,7 @@ pub fn write_atomically(
     bytes: &[u8],
     replace: bool,
 ) -> Result<()> {
+    check_replaceable(path)?;
     if !replace && path.exists() {
         return Err(Error::AlreadyExists {
             path: path.to_path_buf(),
@@ -208,10 +288,7 @@ pub fn write_atomically(
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
     };
-    let mut file = tempfile::Builder::new()
-        .prefix(".descent-")
-        .tempfile_in(folder)
-        .map_err(|e| Error::io(folder, e))?;
+    let mut file = output_tempfile(folder)?;
     file.write_all(bytes).map_err(|e| Error::io(path, e))?;
     file.as_file().sync_all().map_err(|e| Error::io(path, e))?;
     let result = if replace {
@@ -286,7 +363,6 @@ pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Model> {
     let tensors = SafeTensors::deserialize(bytes)
         .map_err(|e| fail(format!("damaged tensor data ({e})")))?;
 
-    let mut hasher = crc32fast::Hasher::new();
     let mut data = HashMap::new();
     for (name, dtype) in TENSORS.into_iter().zip(DTYPES) {
         let view = tensors
@@ -298,13 +374,13 @@ pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Model> {
                 view.dtype()
             )));
         }
-        hasher.update(view.data());
         data.insert(name, view);
     }
-    let checksum = format!("{:08x}", hasher.finalize());
-    if checksum != field("checksum")? {
+    let computed =
+        checksum(&metadata, TENSORS.iter().map(|name| data[name].data()));
+    if computed != field("checksum")? {
         return Err(fail(format!(
-            "checksum mismatch (stored {}, computed {checksum}): the file \
+            "checksum mismatch (stored {}, computed {computed}): the file \
              is damaged",
             field("checksum")?
         )));
@@ -465,6 +541,13 @@ mod tests {
             })
             .collect();
         edit(&mut metadata, &mut parts);
+        // Edits are meant to reach the checks after the checksum.
+        let ordered = TENSORS.iter().filter_map(|name| {
+            let part = parts.iter().find(|part| part.0 == *name)?;
+            Some(part.3.as_slice())
+        });
+        let sum = checksum(&metadata, ordered);
+        metadata.insert("checksum".into(), sum);
         let views = parts.iter().map(|(name, dtype, shape, data)| {
             (
                 name.clone(),

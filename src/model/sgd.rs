@@ -327,6 +327,12 @@ impl Engine {
         total
     }
 
+    /// Bands per side actually used, after limiting them to the number of
+    /// users and of items.
+    pub fn band_count(&self) -> usize {
+        self.users.len()
+    }
+
     /// Predicts a rating from internal indices.
     fn predict_internal(&self, user: usize, item: usize) -> f32 {
         let k = self.factors;

@@ -154,10 +154,18 @@ impl Trainer {
             };
         let global_mean = ratings.mean().expect("ratings are not empty") as f32;
         let range = ratings.range().expect("ratings are not empty");
+        check_factor_memory(users, items, params.factors)?;
+        let params_learning_rate = params.learning_rate;
         let engine = Engine::new(&matrix, global_mean, params);
+        // The model depends on the band count, so the saved settings
+        // record the count used rather than 0 for automatic.
+        let params = TrainParams {
+            blocks: engine.band_count(),
+            ..params.clone()
+        };
         let (rated_indptr, rated_items, _) = matrix.into_raw_storage();
         Ok(Trainer {
-            params: params.clone(),
+            params,
             users: ratings.users.clone(),
             items: ratings.items.clone(),
             len: rated_items.len(),
@@ -167,8 +175,8 @@ impl Trainer {
             range,
             engine,
             epoch: 0,
-            learning_rate: params.learning_rate,
-            last_learning_rate: params.learning_rate,
+            learning_rate: params_learning_rate,
+            last_learning_rate: params_learning_rate,
         })
     }
 
@@ -274,4 +282,31 @@ fn known_triples(
             Some((user, item, r.value))
         })
         .collect()
+}
+
+/// Fails with a clear message, instead of aborting the process, when the
+/// factor matrices of `users` and `items` rows cannot be allocated.
+fn check_factor_memory(
+    users: usize,
+    items: usize,
+    factors: usize,
+) -> Result<()> {
+    let floats = users
+        .checked_add(items)
+        .and_then(|rows| rows.checked_mul(factors));
+    let mut probe: Vec<f32> = Vec::new();
+    let fits = floats.is_some_and(|n| probe.try_reserve_exact(n).is_ok());
+    if fits {
+        return Ok(());
+    }
+    let bytes = (users as f64 + items as f64) * factors as f64 * 4.0;
+    Err(Error::InvalidParameter {
+        name: "--factors",
+        value: factors.to_string(),
+        reason: format!(
+            "the factors of {users} users and {items} items would take \
+             {:.1} GB, more than can be allocated; use fewer factors",
+            bytes / 1e9
+        ),
+    })
 }

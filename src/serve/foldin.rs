@@ -90,7 +90,8 @@ impl FoldedUser {
 ///
 /// # Errors
 ///
-/// Fails with [`Error::Invalid`] when a rating is not finite, when no
+/// Fails with [`Error::Invalid`] when a rating is not finite or outside
+/// the training rating range, when no
 /// rated item is known to the model, or when the penalties are negative or
 /// leave the system singular (a zero factor penalty with fewer ratings
 /// than factors).
@@ -105,6 +106,13 @@ pub fn fold_in(
         if !value.is_finite() {
             return Err(Error::Invalid(format!(
                 "rating {value} of item {item} is not a finite number"
+            )));
+        }
+        let (low, high) = model.rating_range;
+        if *value < low || *value > high {
+            return Err(Error::Invalid(format!(
+                "rating {value} of item {item} is outside the model's \
+                 rating range {low} to {high}"
             )));
         }
         match model.items.get(item) {
@@ -383,8 +391,24 @@ mod tests {
     }
 
     #[test]
-    fn recovers_exact_user_without_penalty() {
+    fn ratings_outside_range_rejected() {
         let model = hand_model();
+        let (low, high) = model.rating_range;
+        for value in [low - 1.0, high + 0.5] {
+            let error =
+                fold_in(&model, &pairs(&[("a", value)]), &Default::default())
+                    .unwrap_err()
+                    .to_string();
+            assert!(error.contains("outside"), "{error}");
+        }
+    }
+
+    #[test]
+    fn recovers_exact_user_without_penalty() {
+        let mut model = hand_model();
+        // The exact ratings of this user fall outside the hand model's
+        // range, which fold-in would reject.
+        model.rating_range = (-10.0, 10.0);
         let (bias, p) = (0.5f32, [1.0f32, -2.0]);
         let ratings: Vec<(String, f32)> = ["a", "b", "c", "d"]
             .iter()
