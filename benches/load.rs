@@ -165,7 +165,7 @@ fn bench_file(path: &Path, size: &Size) {
 }
 
 /// Returns the 1-minute load average from `/proc/loadavg` (Linux only), so
-/// that a figure measured while other jobs ran can be told apart.
+/// that figures measured while other jobs ran are marked as such.
 fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .ok()
