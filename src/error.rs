@@ -25,24 +25,24 @@ pub enum Error {
     /// A row of a ratings or items file could not be read.
     #[error("{}:{line}: column \"{column}\": {message}", path.display())]
     Parse {
-        /// The file that holds the row.
+        /// The file that contains the row.
         path: PathBuf,
         /// Line number, counted from 1.
         line: u64,
         /// Column name, from the header when the file has one.
         column: String,
-        /// What was expected and what was found.
+        /// The expected and the found value, in words.
         message: String,
     },
 
     /// A row has the wrong number of fields.
     #[error("{}:{line}: {message}", path.display())]
     Row {
-        /// The file that holds the row.
+        /// The file that contains the row.
         path: PathBuf,
         /// Line number, counted from 1.
         line: u64,
-        /// What was expected and what was found.
+        /// The expected and the found value, in words.
         message: String,
     },
 
@@ -51,7 +51,7 @@ pub enum Error {
     Empty {
         /// The file that was read.
         path: PathBuf,
-        /// What the file contained instead.
+        /// A description of what the file contained instead.
         detail: String,
     },
 
@@ -76,7 +76,7 @@ pub enum Error {
     Diverged {
         /// Epoch at which it was detected, counted from 1.
         epoch: usize,
-        /// What became non-finite.
+        /// The quantity that became non-finite.
         what: &'static str,
         /// The offending value.
         value: f64,
@@ -89,7 +89,7 @@ pub enum Error {
     Model {
         /// The file given as a model.
         path: PathBuf,
-        /// Why it could not be read.
+        /// The reason it could not be read.
         reason: String,
     },
 
