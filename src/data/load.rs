@@ -800,12 +800,20 @@ fn join_numbers(numbers: &[u64]) -> String {
     }
 }
 
-/// A header is a first line in which no field is a number, so that a bad
-/// first data row such as `1,2,x` is still reported as an error.
+/// A header is a first line in which no field is a number and the rating
+/// column is not a missing-value marker, so that bad first data rows such
+/// as `1,2,x` or `alice,matrix,NA` are still reported as errors.
 pub(crate) fn is_header(fields: &[&[u8]]) -> bool {
-    fields
+    const MISSING: [&[u8]; 5] = [b"na", b"n/a", b"null", b"none", b"?"];
+    let numeric = fields
         .iter()
-        .all(|field| fast_float2::parse::<f64, _>(field).is_err())
+        .any(|field| fast_float2::parse::<f64, _>(field).is_ok());
+    let missing = fields.get(2).is_some_and(|rating| {
+        MISSING
+            .iter()
+            .any(|marker| rating.trim_ascii().eq_ignore_ascii_case(marker))
+    });
+    !numeric && !missing
 }
 
 fn separator_name(format: Format) -> &'static str {
@@ -939,6 +947,17 @@ mod tests {
             assert!(error.contains("no ratings"), "{error}");
             assert!(error.contains(detail), "{error}");
         }
+    }
+
+    #[test]
+    fn missing_value_row_is_not_a_header() {
+        let error = parse("alice,matrix,NA\nbob,matrix,4\n")
+            .unwrap_err()
+            .to_string();
+        assert!(error.starts_with("r.csv:1:"), "{error}");
+        assert!(error.contains("found \"NA\""), "{error}");
+        let (_, report) = parse("user,item,rating\nbob,matrix,4\n").unwrap();
+        assert!(report.header);
     }
 
     #[test]
