@@ -1,12 +1,13 @@
 //! Criterion benchmarks of one SGD epoch and of loading a ratings CSV.
 //!
 //! Run with `cargo bench --bench sgd`. Results and the machine they were
-//! measured on are recorded in `BENCHMARKS.md`.
+//! measured on are recorded in `BENCHMARKS.md`, section "Training speed".
 
 use std::time::Duration;
 
-use criterion::Throughput;
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use criterion::{
+    criterion_group, criterion_main, BenchmarkId, Criterion, Throughput,
+};
 use descent::data::generate::{generate, Synthetic, SyntheticSpec};
 use descent::data::load::{load_ratings, LoadOptions};
 use descent::{TrainParams, Trainer};
