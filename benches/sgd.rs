@@ -39,8 +39,8 @@ fn thread_pool(threads: usize) -> rayon::ThreadPool {
 }
 
 /// Times one epoch per iteration, on a trainer whose state carries over
-/// from one iteration to the next. The work of an epoch does not depend on
-/// the factor values, so later epochs cost the same as the first.
+/// from one iteration to the next. The operations of an epoch do not
+/// depend on the factor values, so later epochs cost the same as the first.
 fn bench_epoch(c: &mut Criterion) {
     let data = synthetic();
     let mut group = c.benchmark_group("epoch");
