@@ -2,7 +2,8 @@
 //! markdown table of speed, test RMSE and memory.
 //!
 //! ```text
-//! cargo bench --bench compare -- [--ratings 1000000] [--factors 32,64,128]
+//! cargo bench --bench compare -- [--ratings 1000000,10000000]
+//!     [--factors 32,64,128]
 //!     [--threads 1,2] [--epochs 20] [--repeats 3] [--large]
 //!     [--only descent|libmf]
 //! ```
@@ -32,7 +33,7 @@ type Result<T> = std::result::Result<T, Box<dyn Error + Send + Sync>>;
 /// Share of each data set held out for testing.
 const TEST_FRACTION: f64 = 0.1;
 /// Ratings of the extra data set that `--large` adds.
-const LARGE_RATINGS: usize = 10_000_000;
+const LARGE_RATINGS: usize = 25_000_000;
 /// Average ratings per user and per item of the generated sets. They match
 /// the 20 000 users x 5 000 items of the 1M set in `benches/sgd.rs`.
 const RATINGS_PER_USER: usize = 50;
@@ -50,10 +51,14 @@ const LIBMF_LAMBDA: f32 = 0.1;
 struct Options {
     /// Sizes of the generated data sets, in ratings (comma-separated).
     /// Each set has ratings/50 users and ratings/200 items.
-    #[arg(long, value_delimiter = ',', default_values_t = [1_000_000])]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_values_t = [1_000_000, 10_000_000]
+    )]
     ratings: Vec<usize>,
-    /// Also run a set of 10 000 000 ratings (about 1 GiB of memory at the
-    /// peak).
+    /// Also run a set of 25 000 000 ratings (about 2 GiB of memory at the
+    /// peak for both systems together).
     #[arg(long)]
     large: bool,
     /// Factor counts to train with (comma-separated).

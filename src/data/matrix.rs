@@ -12,6 +12,57 @@ use crate::data::Rating;
 /// A sparse users-by-items rating matrix in CSR form.
 pub type RatingMatrix = CsMatI<f32, u32, usize>;
 
+/// The pattern of a rating matrix: which items each user rated, in CSR
+/// form, without the values (`()` takes no memory).
+pub type RatedMatrix = CsMatI<(), u32, usize>;
+
+/// Builds the pattern of `entries`, with item indices sorted in each row,
+/// or returns `None` when a (user, item) pair repeats. Takes 4 bytes per
+/// rating and no other copy.
+///
+/// # Panics
+///
+/// Panics if an index is out of range.
+pub fn try_rated(
+    entries: &[Rating],
+    users: usize,
+    items: usize,
+) -> Option<RatedMatrix> {
+    let mut indptr = vec![0usize; users + 1];
+    for rating in entries {
+        indptr[rating.user as usize + 1] += 1;
+    }
+    for user in 0..users {
+        indptr[user + 1] += indptr[user];
+    }
+    let mut next = indptr.clone();
+    let mut indices = vec![0u32; entries.len()];
+    for rating in entries {
+        let slot = &mut next[rating.user as usize];
+        indices[*slot] = rating.item;
+        *slot += 1;
+    }
+    drop(next);
+    let mut rows = Vec::with_capacity(users);
+    let mut rest = indices.as_mut_slice();
+    for pair in indptr.windows(2) {
+        let (row, tail) = rest.split_at_mut(pair[1] - pair[0]);
+        rows.push(row);
+        rest = tail;
+    }
+    let unique = rows.into_par_iter().all(|row| {
+        row.sort_unstable();
+        row.windows(2).all(|pair| pair[0] != pair[1])
+    });
+    if !unique {
+        return None;
+    }
+    let data = vec![(); entries.len()];
+    let matrix = CsMatI::try_new((users, items), indptr, indices, data)
+        .expect("item indices must be below the item count");
+    Some(matrix)
+}
+
 /// Groups entry positions by user with a stable counting sort, returning
 /// the row pointers and the positions in row order.
 fn group_by_user(entries: &[Rating], users: usize) -> (Vec<usize>, Vec<u32>) {

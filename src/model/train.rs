@@ -141,29 +141,31 @@ impl Trainer {
         let (users, items) = (ratings.users.len(), ratings.items.len());
         // Loaded files have no repeated pairs, so the copy is rare.
         let deduplicated;
-        let (ratings, matrix) =
-            match matrix::try_to_csr(&ratings.entries, users, items) {
-                Some(matrix) => (ratings, matrix),
+        let (ratings, rated) =
+            match matrix::try_rated(&ratings.entries, users, items) {
+                Some(rated) => (ratings, rated),
                 None => {
                     let mut copy = ratings.clone();
                     copy.remove_duplicates();
                     deduplicated = copy;
                     let entries = &deduplicated.entries;
-                    (&deduplicated, matrix::to_csr(entries, users, items))
+                    let rated = matrix::try_rated(entries, users, items)
+                        .expect("repeated pairs were removed");
+                    (&deduplicated, rated)
                 }
             };
         let global_mean = ratings.mean().expect("ratings are not empty") as f32;
         let range = ratings.range().expect("ratings are not empty");
         check_factor_memory(users, items, params.factors)?;
         let params_learning_rate = params.learning_rate;
-        let engine = Engine::new(&matrix, global_mean, params);
+        let engine = Engine::new(&ratings.entries, &rated, global_mean, params);
         // The model depends on the band count, so the saved settings
         // record the count used rather than 0 for automatic.
         let params = TrainParams {
             blocks: engine.band_count(),
             ..params.clone()
         };
-        let (rated_indptr, rated_items, _) = matrix.into_raw_storage();
+        let (rated_indptr, rated_items, _) = rated.into_raw_storage();
         Ok(Trainer {
             params,
             users: ratings.users.clone(),
