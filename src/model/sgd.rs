@@ -265,7 +265,7 @@ impl Engine {
     ) -> Engine {
         let (rows, cols) = rated.shape();
         let bands = params.band_count().min(rows).min(cols).max(1);
-        let mut rng = ChaCha8Rng::seed_from_u64(params.seed);
+        let rng = ChaCha8Rng::seed_from_u64(params.seed);
 
         let user_counts: Vec<u32> = rated
             .indptr()
@@ -293,13 +293,8 @@ impl Engine {
         };
 
         let k = params.factors;
-        let normal = Normal::new(0.0, params.init_std)
-            .expect("init_std is checked to be finite and >= 0");
-        let mut draw = |len: usize| -> Vec<f32> {
-            (0..len).map(|_| normal.sample(&mut rng)).collect()
-        };
-        let user_factors = draw(rows * k);
-        let item_factors = draw(cols * k);
+        let user_factors = draw_factors(rows * k, params, 0);
+        let item_factors = draw_factors(cols * k, params, 1);
         Engine {
             factors: k,
             global_mean,
@@ -405,7 +400,11 @@ impl Engine {
             &self.item_bias,
         ]
         .iter()
-        .all(|values| values.iter().all(|v| v.is_finite()))
+        .all(|values| {
+            values
+                .par_chunks(1 << 14)
+                .all(|chunk| chunk.iter().all(|v| v.is_finite()))
+        })
     }
 
     /// Returns a copy of the factors and biases in the caller's order.
@@ -485,6 +484,32 @@ fn run_strata<L: Local>(
         total += errors.iter().sum::<f64>();
     }
     total
+}
+
+/// Values drawn per generator stream in [`draw_factors`].
+const DRAW_CHUNK: usize = 1 << 16;
+
+/// Draws `len` initial factor values from a normal distribution with
+/// standard deviation `params.init_std`. Each chunk of [`DRAW_CHUNK`]
+/// values has its own stream of a generator seeded by `params.seed`, in a
+/// range that `side` (0 for users, 1 for items) keeps apart from the
+/// other side's and from the streams of the blocks, so the chunks are
+/// drawn in parallel with the same values on any number of threads.
+fn draw_factors(len: usize, params: &TrainParams, side: u64) -> Vec<f32> {
+    let normal = Normal::new(0.0, params.init_std)
+        .expect("init_std is checked to be finite and > 0");
+    let mut values = vec![0.0f32; len];
+    values
+        .par_chunks_mut(DRAW_CHUNK)
+        .enumerate()
+        .for_each(|(chunk, out)| {
+            let mut rng = ChaCha8Rng::seed_from_u64(params.seed);
+            rng.set_stream(((side + 1) << 48) | chunk as u64);
+            for value in out {
+                *value = normal.sample(&mut rng);
+            }
+        });
+    values
 }
 
 /// Sorts `entries` into the `B x B` blocks of `users` and `items`, each
