@@ -35,6 +35,7 @@ pub fn try_rated(
     for user in 0..users {
         indptr[user + 1] += indptr[user];
     }
+
     let mut next = indptr.clone();
     let mut indices = vec![0u32; entries.len()];
     for rating in entries {
@@ -43,6 +44,8 @@ pub fn try_rated(
         *slot += 1;
     }
     drop(next);
+
+    // Sort and check each row in parallel, on disjoint slices.
     let mut rows = Vec::with_capacity(users);
     let mut rest = indices.as_mut_slice();
     for pair in indptr.windows(2) {
@@ -57,6 +60,7 @@ pub fn try_rated(
     if !unique {
         return None;
     }
+
     let data = vec![(); entries.len()];
     let matrix = CsMatI::try_new((users, items), indptr, indices, data)
         .expect("item indices must be below the item count");

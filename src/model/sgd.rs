@@ -46,7 +46,7 @@ trait Local: Copy + Send + Sync + Ord {
     fn index(self) -> usize;
 }
 
-/// Most rows a band may have for `u16` local indices.
+/// Maximum rows of a band whose local indices fit in `u16`.
 const NARROW_ROWS: usize = 1 << 16;
 
 impl Local for u16 {
