@@ -5,7 +5,7 @@
 //! cargo bench --bench compare -- [--ratings 1000000,10000000]
 //!     [--factors 32,64,128]
 //!     [--threads 1,2] [--epochs 20] [--repeats 3] [--large]
-//!     [--only descent|libmf]
+//!     [--only descent|libmf|discorec]
 //! ```
 //!
 //! Each data set is generated once and split 90/10 into training and test
@@ -13,6 +13,10 @@
 //! factors, epochs and threads, and both are scored on the test ratings
 //! whose user and item occur in training, with predictions clipped to the
 //! training range.
+//!
+//! `discorec` (pure Rust, coordinate descent on one thread) runs in the
+//! rows with 1 thread only, with its defaults apart from factors and
+//! iterations (one per epoch).
 //!
 //! Without `--bench`, which `cargo bench` passes and `cargo test` does not,
 //! the binary only checks that both systems run, on 20 000 ratings.
@@ -90,6 +94,7 @@ struct Options {
 enum System {
     Descent,
     Libmf,
+    Discorec,
 }
 
 impl Options {
@@ -170,6 +175,9 @@ struct Prepared {
     libmf_train: Option<libmf::Matrix>,
     /// `test` as (user, item, rating) in LIBMF's indices.
     libmf_test: Vec<(i32, i32, f32)>,
+    /// Training ratings for discorec, indexed like the generated set;
+    /// `None` when discorec does not run.
+    discorec_train: Option<Vec<(u32, u32, f32)>>,
     /// Smallest and largest training rating.
     range: (f32, f32),
 }
@@ -203,12 +211,23 @@ fn prepare(ratings: usize, options: &Options) -> Result<Prepared> {
     let libmf_train = options
         .runs(System::Libmf)
         .then(|| libmf_matrix(all, &split.train));
+    let discorec_train = options.runs(System::Discorec).then(|| {
+        split
+            .train
+            .iter()
+            .map(|&position| {
+                let rating = all.entries[position];
+                (rating.user, rating.item, rating.value)
+            })
+            .collect()
+    });
     let prepared = Prepared {
         summary,
         train,
         test: ratings_without_timestamps(all, &known_test),
         libmf_train,
         libmf_test: triples(all, &known_test),
+        discorec_train,
         range: value_range(all, &split.train),
     };
     eprintln!(
@@ -375,6 +394,33 @@ fn train_libmf(
     })
 }
 
+/// Trains discorec on `train` and returns its time and test RMSE, in
+/// the same form as a LIBMF run.
+fn train_discorec(
+    data: &Prepared,
+    train: &[(u32, u32, f32)],
+    factors: usize,
+    epochs: usize,
+) -> Result<LibmfRun> {
+    let memory = MemoryProbe::start();
+    let started = Instant::now();
+    let model = discorec::RecommenderBuilder::new()
+        .factors(u32::try_from(factors)?)
+        .iterations(u32::try_from(epochs)?)
+        .seed(1)
+        .fit_explicit(train);
+    let seconds = started.elapsed().as_secs_f64();
+    let memory_mib = memory.and_then(|probe| probe.growth_mib());
+    let rmse = clipped_rmse(&data.libmf_test, data.range, |user, item| {
+        model.predict(&(user as u32), &(item as u32))
+    });
+    Ok(LibmfRun {
+        seconds,
+        rmse,
+        memory_mib,
+    })
+}
+
 /// One timed descent training.
 struct DescentRun {
     /// Time of `Trainer::new`.
@@ -442,22 +488,36 @@ struct Config {
 /// of all runs (with more than one thread, LIBMF's result depends on
 /// thread timing).
 fn summarize_libmf(runs: &[LibmfRun], config: Config) -> Measured {
+    summarize_other("LIBMF", runs, config, None)
+}
+
+/// Reports the run of LIBMF or discorec with the median time, with the
+/// median test RMSE of all runs. `target_rmse` is LIBMF's final test
+/// RMSE when `system` is not LIBMF; such a system reaches it at the end
+/// of training or not at all, as only its final model is scored.
+fn summarize_other(
+    system: &'static str,
+    runs: &[LibmfRun],
+    config: Config,
+    target_rmse: Option<f64>,
+) -> Measured {
     let seconds: Vec<f64> = runs.iter().map(|run| run.seconds).collect();
     let rmses: Vec<f64> = runs.iter().map(|run| run.rmse).collect();
     let train_seconds = median(&seconds);
+    let test_rmse = median(&rmses);
     eprintln!(
-        "LIBMF: {} factors, {} threads: {train_seconds:.2} s, RMSE {:.4}",
-        config.factors,
-        config.threads,
-        median(&rmses),
+        "{system}: {} factors, {} threads: {train_seconds:.2} s, RMSE \
+         {test_rmse:.4}",
+        config.factors, config.threads,
     );
+    let reached = target_rmse.is_none_or(|target| test_rmse <= target);
     Measured {
-        system: "LIBMF",
+        system,
         config,
         setup_seconds: None,
         train_seconds,
-        test_rmse: median(&rmses),
-        seconds_to_target: Some(train_seconds),
+        test_rmse,
+        seconds_to_target: reached.then_some(train_seconds),
         memory_mib: max_memory(runs.iter().map(|run| run.memory_mib)),
     }
 }
@@ -523,6 +583,7 @@ fn measure(data: &Prepared, options: &Options) -> Result<Vec<Measured>> {
             };
             let mut libmf_runs = Vec::new();
             let mut descent_runs = Vec::new();
+            let mut discorec_runs = Vec::new();
             for _ in 0..options.repeats {
                 if let Some(matrix) = &data.libmf_train {
                     let run = train_libmf(
@@ -537,12 +598,24 @@ fn measure(data: &Prepared, options: &Options) -> Result<Vec<Measured>> {
                 if let Some(train) = &data.train {
                     descent_runs.push(train_descent(data, train, &params)?);
                 }
+                if let Some(train) = data.discorec_train.as_ref() {
+                    if threads == 1 {
+                        let epochs = options.epochs;
+                        let run = train_discorec(data, train, factors, epochs)?;
+                        discorec_runs.push(run);
+                    }
+                }
             }
             let libmf = (!libmf_runs.is_empty())
                 .then(|| summarize_libmf(&libmf_runs, config));
             if !descent_runs.is_empty() {
                 let target = libmf.as_ref().map(|row| row.test_rmse);
                 rows.push(summarize_descent(&descent_runs, target, config));
+            }
+            if !discorec_runs.is_empty() {
+                let target = libmf.as_ref().map(|row| row.test_rmse);
+                let runs = &discorec_runs;
+                rows.push(summarize_other("discorec", runs, config, target));
             }
             rows.extend(libmf);
         }
@@ -632,6 +705,11 @@ fn print_setup(data: &[DataSummary], options: &Options) {
          lambda_p2 = lambda_q2 = {LIBMF_LAMBDA}, 25 bins; train s is the \
          whole fit call, its own set-up included; its model has a global \
          mean but no user or item biases"
+    );
+    println!(
+        "- discorec (crate 0.3, coordinate descent, one thread): its \
+         defaults apart from factors and iterations (= epochs); only in \
+         rows with 1 thread; only its final model is scored"
     );
     println!(
         "- test RMSE: predictions clipped to the training range; \
