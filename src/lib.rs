@@ -29,6 +29,7 @@ pub mod data;
 pub mod error;
 pub mod eval;
 pub mod model;
+pub mod plural;
 pub mod serve;
 
 pub use error::{Error, Result};

@@ -915,9 +915,22 @@ fn temporal_split_needs_timestamps() {
 fn split_options_checked() {
     let fixture = Fixture::new();
     let ratings = text(&fixture.ratings);
-    let cases: [(&[&str], &str); 4] = [
+    let cases: [(&[&str], &str); 2] = [
         (&["--holdout", "2"], "invalid --holdout 2"),
         (&["--split", "user", "--cutoff", "5"], "invalid --cutoff 5"),
+    ];
+    for (options, message) in cases {
+        let mut args = vec!["evaluate", "--ratings", ratings];
+        args.extend_from_slice(options);
+        let run = descent(args).failure();
+        assert!(
+            run.stderr.contains(message),
+            "{options:?}: lacks {message:?}: {}",
+            run.stderr
+        );
+    }
+    // Values out of range are usage errors, found before any file is read.
+    let cases: [(&[&str], &str); 2] = [
         (&["--folds", "1"], "invalid --folds 1"),
         (
             &["--early-stop", "--validation-fraction", "1.5"],
@@ -927,7 +940,8 @@ fn split_options_checked() {
     for (options, message) in cases {
         let mut args = vec!["evaluate", "--ratings", ratings];
         args.extend_from_slice(options);
-        let run = descent(args).failure();
+        let run = descent(args);
+        assert_eq!(run.code, 2, "{options:?}: {}", run.stderr);
         assert!(
             run.stderr.contains(message),
             "{options:?}: lacks {message:?}: {}",
@@ -1282,4 +1296,213 @@ fn model_file_readable_by_others() {
         .mode();
     // Under any usual umask (022, 002) others may read; 0600 would not.
     assert_ne!(mode & 0o777, 0o600, "mode {mode:o}");
+}
+
+/// Returns the text of the JSON number at `key` in `json_line`, as
+/// written, such as `0.95` in `"relevance_threshold":0.95`.
+fn raw_number<'a>(json_line: &'a str, key: &str) -> &'a str {
+    let marker = format!("\"{key}\":");
+    let start = json_line
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {key} in {json_line}"))
+        + marker.len();
+    let rest = &json_line[start..];
+    let end = rest.find([',', '}']).unwrap_or(rest.len());
+    &rest[..end]
+}
+
+/// Asserts that `raw` is the shortest decimal of an `f32`, as an `f32`
+/// prints, rather than an `f32` widened to `f64` such as
+/// 0.014999999664723873.
+fn assert_shortest_f32(raw: &str, what: &str) {
+    let value: f64 = raw.parse().unwrap_or_else(|_| panic!("{what}: {raw}"));
+    assert_eq!(raw, (value as f32).to_string(), "{what}");
+}
+
+#[test]
+fn numbers_printed_as_typed() {
+    let fixture = Fixture::new();
+    // The fixture's ratings moved to a 0.5 to 1.1 scale, on which the
+    // default relevance threshold is 0.95 and f32 arithmetic gives
+    // 0.95000005.
+    let mut csv = String::from("userId,movieId,rating\n");
+    for (user, item, rating) in fixture_rows() {
+        let scaled = 0.5 + f64::from(rating - 1.0) * 0.15;
+        csv.push_str(&format!(
+            "{user},{item},{}\n",
+            (scaled * 100.0).round() / 100.0
+        ));
+    }
+    // The fixture's lowest rating is 1.5, so a row of 0.5 completes the
+    // scale.
+    csv.push_str("9,101,0.5\n");
+    let ratings = fixture.write("scaled.csv", csv);
+    // Training on every rating keeps the whole range.
+    let path = text(&ratings);
+    let base = ["evaluate", "--train", path, "--test", path, "--quiet"];
+
+    let run = descent(base).success();
+    assert!(
+        run.stdout.contains("relevant: test rating >= 0.95;"),
+        "{}",
+        run.stdout
+    );
+    let mut args = base.to_vec();
+    args.extend(["--relevance-threshold", "0.93", "--json"]);
+    let run = descent(&args).success();
+    let line = run.stdout.trim();
+    assert_eq!(raw_number(line, "relevance_threshold"), "0.93", "{line}");
+    assert_eq!(raw_number(line, "learning_rate"), "0.015", "{line}");
+    assert_eq!(raw_number(line, "decay"), "0.98", "{line}");
+
+    let run = descent([
+        "evaluate",
+        "--ratings",
+        path,
+        "--folds",
+        "2",
+        "--relevance-threshold",
+        "0.93",
+        "--quiet",
+        "--json",
+    ])
+    .success();
+    let line = run.stdout.trim();
+    assert_eq!(raw_number(line, "relevance_threshold"), "0.93", "{line}");
+
+    let model = fixture.path("scaled.st");
+    let run = train(&ratings, &model, &["--json"]).success();
+    let line = run.stdout.trim();
+    assert_eq!(raw_number(line, "rating_max"), "1.1", "{line}");
+    assert_eq!(raw_number(line, "init_std"), "0.02", "{line}");
+    assert_shortest_f32(raw_number(line, "global_mean"), "global mean");
+
+    let run = predict(&model, "1", "101", &["--json"]).success();
+    assert_shortest_f32(raw_number(run.stdout.trim(), "prediction"), "predict");
+    let run = descent([
+        "recommend",
+        "--model",
+        text(&model),
+        "--user",
+        "1",
+        "--json",
+    ])
+    .success();
+    assert_shortest_f32(raw_number(run.stdout.trim(), "score"), "score");
+}
+
+#[test]
+fn output_format_named_apart_from_input() {
+    let fixture = Fixture::new();
+    let model = fixture.model("model.st");
+    let help = descent(["recommend", "--help"]).success().stdout;
+    assert!(help.contains("--output-format <"), "{help}");
+    assert!(!help.contains("--format <"), "{help}");
+    for command in ["train", "evaluate", "tune"] {
+        let help = descent([command, "--help"]).success().stdout;
+        let text = option_help(&help, "--format");
+        assert!(text.contains("input"), "{command}: {text}");
+        assert!(text.contains("input-format"), "{command}: {text}");
+    }
+
+    let batch = ["recommend", "--model", text(&model), "--all", "-n", "2"];
+    let mut args = batch.to_vec();
+    args.extend(["--output-format", "jsonl"]);
+    let run = descent(&args).success();
+    assert!(run.stderr.is_empty(), "{}", run.stderr);
+    let first: Value =
+        serde_json::from_str(run.stdout.lines().next().unwrap()).unwrap();
+    assert_eq!(first["user"], "1", "{}", run.stdout);
+
+    // The former spelling still works, with a warning.
+    let mut args = batch.to_vec();
+    args.extend(["--format", "jsonl"]);
+    let old = descent(&args).success();
+    assert_eq!(old.stdout, run.stdout);
+    assert!(old.stderr.contains("--output-format"), "{}", old.stderr);
+
+    let mut args = batch.to_vec();
+    args.extend(["--format", "jsonl", "--output-format", "csv"]);
+    assert_eq!(descent(&args).code, 2, "both spellings accepted");
+
+    let mut args = vec!["train", "--ratings", text(&fixture.ratings)];
+    let input = fixture.path("input.st");
+    args.extend(["--model", text(&input), "--quiet"]);
+    args.extend(["--input-format", "csv"]);
+    descent(&args).success();
+}
+
+/// Returns the repeated names among `names`.
+fn repeated<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut seen = std::collections::BTreeSet::new();
+    names
+        .into_iter()
+        .filter(|name| !seen.insert(name.to_lowercase()))
+        .collect()
+}
+
+#[test]
+fn tune_columns_appear_once() {
+    let fixture = Fixture::new();
+    for metric in ["rmse", "ndcg"] {
+        let out = fixture.path(&format!("tune-{metric}"));
+        let mut args = tune_args(&fixture, &out);
+        args.extend(["--metric", metric]);
+        let run = descent(&args).success();
+        let header = run.stdout.lines().next().unwrap();
+        let columns: Vec<&str> = header.split_whitespace().collect();
+        assert_eq!(repeated(columns.iter().copied()), Vec::<&str>::new());
+        assert!(columns.contains(&metric), "{metric}: {header}");
+        assert!(columns.contains(&"rmse"), "{metric}: {header}");
+
+        let csv = std::fs::read_to_string(out.join("tune.csv")).unwrap();
+        let header = csv.lines().next().unwrap();
+        assert_eq!(repeated(header.split(',')), Vec::<&str>::new());
+
+        let results = tune_results(&out);
+        for row in results.as_array().unwrap() {
+            let keys = object_keys(row);
+            assert_eq!(repeated(keys.iter().copied()), Vec::<&str>::new());
+            assert!(!keys.contains(&"score"), "{metric}: {row}");
+            assert!(keys.contains(&"rmse"), "{metric}: {row}");
+            let ranked = keys.contains(&"ndcg");
+            assert_eq!(ranked, metric == "ndcg", "{metric}: {row}");
+        }
+    }
+}
+
+#[test]
+fn counts_of_one_singular() {
+    let fixture = Fixture::new();
+    let one = fixture.write("one.csv", "user,item,rating\n1,101,4\n1,102,x\n");
+    let model = fixture.path("one.st");
+    let run = train(&one, &model, &["--skip-bad-rows", "--factors", "2"]);
+    let run = run.success();
+    let line = run.stderr.lines().find(|l| l.starts_with("read ")).unwrap();
+    assert!(line.contains(": 1 rating, 1 user, 1 item,"), "{line}");
+    assert!(line.contains("1 bad row skipped"), "{line}");
+    assert!(
+        run.stdout.starts_with(
+            "trained 2 factors for 60 epochs on 1 rating (1 user, 1 item)"
+        ),
+        "{}",
+        run.stdout
+    );
+
+    let model = fixture.model("model.st");
+    let run = descent([
+        "recommend",
+        "--model",
+        text(&model),
+        "--user",
+        "1",
+        "--exclude",
+        "101,104,107",
+    ])
+    .success();
+    let heading = run.stdout.lines().next().unwrap();
+    assert!(
+        heading.contains("of 1 unrated item for user 1"),
+        "{heading}"
+    );
 }

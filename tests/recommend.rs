@@ -168,9 +168,20 @@ fn batch_jsonl_matches_single_queries() {
     let fixture = Fixture::new();
     let users = fixture.write("users.txt", "userId\n5\n\n17\n5\n# note\n3\n");
     let run = fixture
-        .recommend(&["--users", text(&users), "-n", "4", "--format", "jsonl"])
+        .recommend(&[
+            "--users",
+            text(&users),
+            "-n",
+            "4",
+            "--output-format",
+            "jsonl",
+        ])
         .success();
-    assert!(run.stderr.contains("1 repeated user ids"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("1 repeated user id was listed once"),
+        "{}",
+        run.stderr
+    );
     let lines: Vec<Value> = run
         .stdout
         .lines()
@@ -335,8 +346,9 @@ fn batch_filters_apply() {
 fn batch_options_need_batch() {
     let fixture = Fixture::new();
     let out = fixture.path("out.csv");
-    let cases: [&[&str]; 3] = [
+    let cases: [&[&str]; 4] = [
         &["--user", "1", "--out", text(&out)],
+        &["--user", "1", "--output-format", "jsonl"],
         &["--user", "1", "--format", "jsonl"],
         &["--all", "--json"],
     ];

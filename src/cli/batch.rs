@@ -6,6 +6,7 @@ use std::io::BufWriter;
 use serde::Serialize;
 
 use super::query::{read_id_lines, RecommendCommand};
+use super::values::whole;
 use super::*;
 
 use descent::model::Scored;
@@ -27,7 +28,17 @@ pub(super) enum BatchFormat {
 pub(super) struct BatchOutputArgs {
     /// Output layout of --all and --users.
     #[arg(long, value_enum, default_value = "csv", requires = "batch")]
-    format: BatchFormat,
+    output_format: BatchFormat,
+    /// The former name of --output-format, accepted with a warning.
+    /// Elsewhere --format is the separator of an input ratings file.
+    #[arg(
+        long,
+        value_enum,
+        hide = true,
+        requires = "batch",
+        conflicts_with = "output_format"
+    )]
+    format: Option<BatchFormat>,
     /// Write the lists of --all or --users to FILE, through a temporary
     /// file in the same folder and a rename, instead of standard output.
     #[arg(long, value_name = "FILE", requires = "batch")]
@@ -38,9 +49,32 @@ pub(super) struct BatchOutputArgs {
     /// Print no progress bar or summary.
     #[arg(long, short)]
     quiet: bool,
-    /// Worker threads of --all and --users; 0 uses one per core.
-    #[arg(long, default_value_t = 0, requires = "batch")]
+    /// Worker threads of --all and --users, 0 to 1024; 0 uses one per
+    /// core.
+    #[arg(
+        long,
+        default_value_t = 0,
+        requires = "batch",
+        value_parser = whole(0, MAX_THREADS as u64)
+    )]
     threads: usize,
+}
+
+impl BatchOutputArgs {
+    /// Returns the layout of --output-format, or of the former --format
+    /// with a warning.
+    fn layout(&self) -> BatchFormat {
+        match self.format {
+            Some(layout) => {
+                eprintln!(
+                    "warning: recommend --format is now --output-format; \
+                     the old name will be removed"
+                );
+                layout
+            }
+            None => self.output_format,
+        }
+    }
 }
 
 /// The destination of the rendered lists: standard output, or a
@@ -172,14 +206,20 @@ fn read_users(
 
     if repeats > 0 {
         eprintln!(
-            "warning: {}: {repeats} repeated user ids were listed once",
-            path.display()
+            "warning: {}: {} {} listed once",
+            path.display(),
+            count(repeats, "repeated user id"),
+            form(repeats, "was", "were")
         );
     }
     if let (Some((line, id)), false) = (unknown.first(), cold_start) {
         let more = match unknown.len() {
             1 => String::new(),
-            count => format!(" ({} more unknown users follow)", count - 1),
+            unknown => format!(
+                " ({} {})",
+                count(unknown - 1, "more unknown user"),
+                form(unknown - 1, "follows", "follow")
+            ),
         };
         return Err(Error::Row {
             path: path.to_path_buf(),
@@ -361,7 +401,7 @@ pub(super) fn run(
         recommender,
         users: &users,
         cold: cold.as_ref(),
-        format: output.format,
+        format: output.layout(),
         titles: recommender.catalog().is_some(),
     };
     let mut sink = Sink::open(output)?;
@@ -394,10 +434,9 @@ pub(super) fn run(
     if let (Some(path), false) = (&output.out, output.quiet) {
         let cold_users = users.indices.iter().filter(|u| u.is_none()).count();
         eprintln!(
-            "wrote the top {} of {} users ({cold_users} cold-start) to {} in \
-             {:.2} s",
+            "wrote the top {} of {} ({cold_users} cold-start) to {} in {:.2} s",
             command.n,
-            users.indices.len(),
+            count(users.indices.len(), "user"),
             path.display(),
             started.elapsed().as_secs_f64()
         );

@@ -23,7 +23,16 @@ use descent::eval::report::{
 use descent::eval::{RankingMetrics, Spread};
 use serde_json::{Map, Value};
 
+use super::values::{whole, Fraction, MAX_COUNT};
 use super::*;
+
+/// Maximum --folds of `evaluate` and `tune`. Each fold trains a model, and
+/// with 100 folds each test part is already 1% of the ratings.
+pub(super) const MAX_FOLDS: u64 = 100;
+
+/// Maximum --holdout and --min-train-ratings, counts of one user's
+/// ratings.
+const MAX_PER_USER: u64 = 1_000_000;
 
 /// Rule for splitting `--ratings` into training and test parts.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,12 +75,21 @@ pub(super) struct EarlyStopArgs {
     #[arg(long)]
     early_stop: bool,
     /// Share of the training ratings held out for validation by
-    /// --early-stop, drawn at random from --seed.
-    #[arg(long, allow_hyphen_values = true, default_value_t = 0.1)]
+    /// --early-stop, drawn at random from --seed; above 0 and below 1.
+    #[arg(
+        long,
+        allow_hyphen_values = true,
+        default_value_t = 0.1,
+        value_parser = Fraction
+    )]
     validation_fraction: f64,
     /// Epochs in a row without a lower validation RMSE after which
-    /// --early-stop stops training.
-    #[arg(long, default_value_t = 3)]
+    /// --early-stop stops training, 1 to 10000.
+    #[arg(
+        long,
+        default_value_t = 3,
+        value_parser = whole(1, TrainParams::MAX_EPOCHS as u64)
+    )]
     patience: usize,
 }
 
@@ -81,23 +99,9 @@ impl EarlyStopArgs {
         if !self.early_stop {
             return Ok(None);
         }
-        let fraction = self.validation_fraction;
-        if !(fraction > 0.0 && fraction < 1.0) {
-            return Err(Error::InvalidParameter {
-                name: "--validation-fraction",
-                value: fraction.to_string(),
-                reason: "must be above 0 and below 1".into(),
-            });
-        }
-        if self.patience == 0 {
-            return Err(Error::InvalidParameter {
-                name: "--patience",
-                value: "0".into(),
-                reason: "must be at least 1".into(),
-            });
-        }
+        // The value parsers have checked the ranges.
         Ok(Some(EarlyStop {
-            validation_fraction: fraction,
+            validation_fraction: self.validation_fraction,
             patience: self.patience,
         }))
     }
@@ -207,17 +211,26 @@ pub(super) struct EvaluateCommand {
     split: SplitArg,
     /// Share of the ratings of --ratings held out for testing: of all
     /// rows for --split random and temporal (the latest rows), of each
-    /// user's rows for user and user-last.
-    #[arg(long, allow_hyphen_values = true, default_value_t = 0.2)]
+    /// user's rows for user and user-last; above 0 and below 1.
+    #[arg(
+        long,
+        allow_hyphen_values = true,
+        default_value_t = 0.2,
+        value_parser = Fraction
+    )]
     test_fraction: f64,
     /// Ratings of each user held out for --split user or user-last, in
-    /// place of --test-fraction.
-    #[arg(long, conflicts_with = "test_fraction")]
+    /// place of --test-fraction; 1 to 1000000.
+    #[arg(
+        long,
+        conflicts_with = "test_fraction",
+        value_parser = whole(1, MAX_PER_USER)
+    )]
     holdout: Option<usize>,
     /// Ratings a user must keep in training under --split user or
-    /// user-last. A user who would keep fewer keeps all ratings in
-    /// training and has none in the test part.
-    #[arg(long, default_value_t = 1)]
+    /// user-last, 0 to 1000000. A user who would keep fewer keeps all
+    /// ratings in training and has none in the test part.
+    #[arg(long, default_value_t = 1, value_parser = whole(0, MAX_PER_USER))]
     min_train_ratings: usize,
     /// For --split temporal: ratings at or after this time, in seconds
     /// since the Unix epoch, are the test part, in place of
@@ -226,26 +239,37 @@ pub(super) struct EvaluateCommand {
     cutoff: Option<i64>,
     /// Cross-validate: cut --ratings into this many random folds of rows
     /// (seeded by --seed), train once per fold on the other folds, and
-    /// report each fold, the mean and the standard deviation.
+    /// report each fold, the mean and the standard deviation; 2 to 100.
     #[arg(
         long,
         conflicts_with_all = [
             "train", "model", "split", "test_fraction", "holdout", "cutoff"
-        ]
+        ],
+        value_parser = whole(2, MAX_FOLDS)
     )]
     folds: Option<usize>,
-    /// Folds trained at once, each on one thread; 1 trains them one after
-    /// another on --threads threads; 0 trains one fold per core at once
-    /// while the memory estimate fits in half the available memory.
-    #[arg(long, default_value_t = 0)]
+    /// Folds trained at once, 0 to 1024, each on one thread; 1 trains them
+    /// one after another on --threads threads; 0 trains one fold per core
+    /// at once while the memory estimate fits in half the available
+    /// memory.
+    #[arg(
+        long,
+        default_value_t = 0,
+        value_parser = whole(0, MAX_THREADS as u64)
+    )]
     parallel_folds: usize,
     /// Length of the top-N lists behind precision, recall, NDCG, MAP, hit
-    /// rate and coverage.
-    #[arg(short = 'n', long = "count", default_value_t = 10)]
+    /// rate and coverage, 1 to 100000.
+    #[arg(
+        short = 'n',
+        long = "count",
+        default_value_t = 10,
+        value_parser = whole(1, MAX_COUNT as u64)
+    )]
     n: usize,
-    /// A test rating at or above this value marks a relevant item
-    /// [default: three quarters of the way up the training rating range,
-    /// 4 on a 1..5 scale].
+    /// A test rating at or above this value, a finite number, marks a
+    /// relevant item [default: three quarters of the way up the training
+    /// rating range, 4 on a 1..5 scale].
     #[arg(long, allow_hyphen_values = true)]
     relevance_threshold: Option<f32>,
     /// Print exactly one JSON object.
@@ -264,24 +288,21 @@ pub(super) struct EvaluateCommand {
     training: TrainingArgs,
 }
 
+/// Fails unless --relevance-threshold, when given, is a finite number.
+pub(super) fn check_threshold(threshold: Option<f32>) -> Result<()> {
+    match threshold {
+        Some(value) if !value.is_finite() => Err(Error::InvalidParameter {
+            name: "--relevance-threshold",
+            value: value.to_string(),
+            reason: "must be a finite number".into(),
+        }),
+        _ => Ok(()),
+    }
+}
+
 impl EvaluateCommand {
     fn settings(&self) -> Result<EvalSettings> {
-        if let Some(threshold) = self.relevance_threshold {
-            if !threshold.is_finite() {
-                return Err(Error::InvalidParameter {
-                    name: "--relevance-threshold",
-                    value: threshold.to_string(),
-                    reason: "must be a finite number".into(),
-                });
-            }
-        }
-        if self.n == 0 {
-            return Err(Error::InvalidParameter {
-                name: "--count",
-                value: "0".into(),
-                reason: "must be at least 1".into(),
-            });
-        }
+        check_threshold(self.relevance_threshold)?;
         Ok(EvalSettings {
             n: self.n,
             relevance_threshold: self.relevance_threshold,
@@ -426,17 +447,19 @@ pub(super) fn load_many(
     let repeated = all.remove_duplicates();
     if repeated > 0 {
         eprintln!(
-            "warning: {repeated} rows repeat a (user, item) pair of an \
-             earlier file, and the row of the later file was kept"
+            "warning: {} {} a (user, item) pair of an earlier file, and \
+             the row of the later file was kept",
+            count(repeated, "row"),
+            form(repeated, "repeats", "repeat")
         );
     }
     if show {
         eprintln!(
-            "joined {} files: {} ratings, {} users, {} items",
-            paths.len(),
-            all.len(),
-            all.users.len(),
-            all.items.len()
+            "joined {}: {}, {}, {}",
+            count(paths.len(), "file"),
+            count(all.len(), "rating"),
+            count(all.users.len(), "user"),
+            count(all.items.len(), "item")
         );
     }
     Ok((all, timestamped))
@@ -528,16 +551,22 @@ pub(super) fn run(command: EvaluateCommand) -> Result<()> {
         object.insert("params".into(), to_json(&model.params));
         return emit_json(&Value::Object(object));
     }
-    let mut text = format!(
-        "train: {} ratings ({} users, {} items); test: {} ratings\n",
-        report.train_ratings,
-        model.users.len(),
-        model.items.len(),
-        report.errors.test_ratings
-    );
+    let mut text = sizes_line(&report, &model);
     text.push_str(&describe_split(&split_info));
     text.push_str(&report_text(&report));
     emit(&text)
+}
+
+/// Formats the first line of a report: the sizes of the training and test
+/// parts.
+fn sizes_line(report: &SplitReport, model: &Model) -> String {
+    format!(
+        "train: {} ({}, {}); test: {}\n",
+        count(report.train_ratings, "rating"),
+        count(model.users.len(), "user"),
+        count(model.items.len(), "item"),
+        count(report.errors.test_ratings, "rating")
+    )
 }
 
 const COLD_SCORING: &str = "global mean plus the bias of the known id, or \
@@ -564,13 +593,7 @@ fn evaluate_saved(
         object.insert("params".into(), to_json(&model.params));
         return emit_json(&Value::Object(object));
     }
-    let mut text = format!(
-        "train: {} ratings ({} users, {} items); test: {} ratings\n",
-        report.train_ratings,
-        model.users.len(),
-        model.items.len(),
-        report.errors.test_ratings
-    );
+    let mut text = sizes_line(&report, &model);
     text.push_str(&report_text(&report));
     emit(&text)
 }
@@ -593,10 +616,6 @@ fn report_json(report: &SplitReport) -> Map<String, Value> {
     object
 }
 
-fn to_json(value: &impl serde::Serialize) -> Value {
-    serde_json::to_value(value).expect("report types serialize to JSON")
-}
-
 fn describe_split(info: &Value) -> String {
     let number = |key: &str| info.get(key).map(Value::to_string);
     let text = match info["method"].as_str().unwrap_or_default() {
@@ -613,7 +632,12 @@ fn describe_split(info: &Value) -> String {
                 "latest by timestamp"
             };
             let size = match number("holdout") {
-                Some(k) => format!("{k} ratings"),
+                Some(k) => {
+                    format!(
+                        "{k} {}",
+                        if k == "1" { "rating" } else { "ratings" }
+                    )
+                }
                 None => format!(
                     "{} of the ratings",
                     number("test_fraction").unwrap_or_default()
@@ -681,9 +705,11 @@ fn report_text(report: &SplitReport) -> String {
 
     if let Some(ranking) = &report.ranking {
         text.push_str(&format!(
-            "top-{} over {} users (relevant: test rating >= {}; lists leave \
-             out training items)\n",
-            ranking.n, ranking.users, ranking.relevance_threshold
+            "top-{} over {} (relevant: test rating >= {}; lists leave out \
+             training items)\n",
+            ranking.n,
+            count(ranking.users, "user"),
+            ranking.relevance_threshold
         ));
         text.push_str(&ranking_line("model", ranking));
         if let Some(popularity) = &baselines.popularity {
@@ -694,14 +720,16 @@ fn report_text(report: &SplitReport) -> String {
     if let Some(stop) = &report.early_stop {
         text.push_str(&format!(
             "early stopping: kept epoch {} of {} run (limit {}), \
-             validation RMSE {:.4} on {} ratings held out of {} training \
-             ratings\n",
+             validation RMSE {:.4} on {} held out of {}\n",
             stop.best_epoch,
             stop.epochs_run,
             stop.max_epochs,
             stop.best_validation_rmse,
-            stop.validation_ratings,
-            stop.fit_ratings + stop.validation_ratings
+            count(stop.validation_ratings, "rating"),
+            count(
+                stop.fit_ratings + stop.validation_ratings,
+                "training rating"
+            )
         ));
     }
 
@@ -775,13 +803,13 @@ fn cross_validate(
     let quiet = command.training.quiet || command.json;
     if !quiet {
         eprintln!(
-            "{folds}-fold cross-validation of {} ratings: {} at a time, {}",
-            all.len(),
+            "{folds}-fold cross-validation of {}: {} at a time, {}",
+            count(all.len(), "rating"),
             at_once,
             if at_once > 1 {
                 "one thread each".to_string()
             } else {
-                format!("{cores} threads each")
+                format!("{} each", count(cores, "thread"))
             }
         );
     }
@@ -925,7 +953,7 @@ fn folds_json(
         };
         serde_json::json!({
             "n": first.n,
-            "relevance_threshold": first.relevance_threshold,
+            "relevance_threshold": to_json(&first.relevance_threshold),
             "precision": mean(&format!("{prefix}precision")),
             "recall": mean(&format!("{prefix}recall")),
             "ndcg": mean(&format!("{prefix}ndcg")),

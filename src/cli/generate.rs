@@ -1,6 +1,13 @@
 //! `descent generate`: write a synthetic data set from a planted model.
 
+use super::values::whole;
 use super::*;
+
+use descent::data::generate::MAX_RANK;
+
+/// Maximum --users, --items and --ratings: ids and rating counts are
+/// 32-bit.
+const MAX_SIZE: u64 = u32::MAX as u64;
 
 #[derive(Args, Debug)]
 #[command(allow_negative_numbers = true)]
@@ -9,20 +16,36 @@ pub(super) struct GenerateCommand {
     /// missing).
     #[arg(long)]
     out: PathBuf,
-    /// Number of users.
-    #[arg(long, default_value_t = SyntheticSpec::default().users)]
+    /// Number of users, 1 to 4294967295.
+    #[arg(
+        long,
+        default_value_t = SyntheticSpec::default().users,
+        value_parser = whole(1, MAX_SIZE)
+    )]
     users: usize,
-    /// Number of items.
-    #[arg(long, default_value_t = SyntheticSpec::default().items)]
+    /// Number of items, 1 to 4294967295.
+    #[arg(
+        long,
+        default_value_t = SyntheticSpec::default().items,
+        value_parser = whole(1, MAX_SIZE)
+    )]
     items: usize,
-    /// Number of ratings.
-    #[arg(long, default_value_t = SyntheticSpec::default().ratings)]
+    /// Number of ratings, 1 to users x items.
+    #[arg(
+        long,
+        default_value_t = SyntheticSpec::default().ratings,
+        value_parser = whole(1, MAX_SIZE)
+    )]
     ratings: usize,
-    /// Dimension of the planted factors.
-    #[arg(long, default_value_t = SyntheticSpec::default().rank)]
+    /// Dimension of the planted factors, 1 to 1024.
+    #[arg(
+        long,
+        default_value_t = SyntheticSpec::default().rank,
+        value_parser = whole(1, MAX_RANK as u64)
+    )]
     rank: usize,
     /// Standard deviation of the Gaussian noise added to each rating, in
-    /// rating points.
+    /// rating points, 0 to 100.
     #[arg(
         long,
         allow_hyphen_values = true,
@@ -30,11 +53,12 @@ pub(super) struct GenerateCommand {
     )]
     noise: f32,
     /// Skew of item popularity: item at popularity rank r is drawn with
-    /// weight 1/(r+1)^exponent; 0 draws items evenly.
+    /// weight 1/(r+1)^exponent; 0 or more, and 0 draws items evenly.
     #[arg(long, default_value_t = SyntheticSpec::default().popularity_exponent)]
     popularity_exponent: f64,
     /// Spread of user activity: sigma of the lognormal weights that share
-    /// out ratings among users; 0 gives every user the same count.
+    /// out ratings among users; 0 or more, and 0 gives every user the
+    /// same count.
     #[arg(long, default_value_t = SyntheticSpec::default().activity_spread)]
     activity_spread: f64,
     /// Seed; the same seed and settings give the same bytes.
@@ -73,12 +97,12 @@ pub(super) fn run(command: GenerateCommand) -> Result<()> {
         }));
     }
     emit(&format!(
-        "wrote {} ratings ({} users, {} items) to {} and movies.csv beside \
-         it\nnoise floor RMSE {floor:.4}: the planted model itself scores \
-         this on these ratings, and no model can do better on average\n",
-        data.ratings.len(),
-        data.ratings.users.len(),
-        data.ratings.items.len(),
+        "wrote {} ({}, {}) to {} and movies.csv beside it\nnoise floor \
+         RMSE {floor:.4}: the planted model itself scores this on these \
+         ratings, and no model can do better on average\n",
+        count(data.ratings.len(), "rating"),
+        count(data.ratings.users.len(), "user"),
+        count(data.ratings.items.len(), "item"),
         command.out.join("ratings.csv").display()
     ))
 }

@@ -7,6 +7,7 @@ mod query;
 mod serve;
 mod train;
 mod tune;
+mod values;
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -29,14 +30,23 @@ use descent::data::load::{load_ratings, Format, LoadOptions, LoadReport};
 use descent::data::split::random_split;
 use descent::data::Ratings;
 use descent::model::persist;
+use descent::plural::{count, form};
 use descent::{fit_with, EpochReport, Error, Model, Result, TrainParams};
+use values::{whole, MAX_THREADS};
 
 /// Biased matrix factorization recommender trained with parallel SGD.
 ///
 /// Ratings files are MovieLens `ratings.csv` (userId,movieId,rating,
 /// timestamp), tab-separated `u.data`, `::`-separated `ratings.dat`, or
 /// whitespace-separated `user item rating` lines. User and item ids are
-/// taken as written.
+/// taken as written, but may not contain control characters or byte order
+/// marks.
+///
+/// Input files may be regular files or pipes: a named pipe (FIFO),
+/// /dev/stdin or a shell process substitution such as <(zcat
+/// ratings.csv.gz) is read once as a stream, after a warning if no process
+/// opens it for writing within a second. Directories and devices such as
+/// /dev/zero are rejected, and so is a line longer than 1 MiB.
 #[derive(Parser, Debug)]
 #[command(name = "descent", version, about, max_term_width = 100)]
 pub struct Cli {
@@ -111,8 +121,13 @@ enum FormatArg {
 
 #[derive(Args, Debug)]
 struct InputArgs {
-    /// Separator of the ratings files.
-    #[arg(long, value_enum, default_value = "auto")]
+    /// Separator of the input ratings files.
+    #[arg(
+        long,
+        visible_alias = "input-format",
+        value_enum,
+        default_value = "auto"
+    )]
     format: FormatArg,
     /// Skip rows that cannot be read, reporting how many, instead of
     /// stopping at the first.
@@ -139,21 +154,29 @@ impl InputArgs {
 
 #[derive(Args, Debug)]
 struct TrainingArgs {
-    /// Length of each user and item factor vector.
-    #[arg(long, default_value_t = TrainParams::default().factors)]
+    /// Length of each user and item factor vector, 1 to 4096.
+    #[arg(
+        long,
+        default_value_t = TrainParams::default().factors,
+        value_parser = whole(1, TrainParams::MAX_FACTORS as u64)
+    )]
     factors: usize,
-    /// Passes over the training ratings.
-    #[arg(long, default_value_t = TrainParams::default().epochs)]
+    /// Passes over the training ratings, 1 to 10000.
+    #[arg(
+        long,
+        default_value_t = TrainParams::default().epochs,
+        value_parser = whole(1, TrainParams::MAX_EPOCHS as u64)
+    )]
     epochs: usize,
-    /// SGD step size in the first epoch.
+    /// SGD step size in the first epoch, above 0.
     #[arg(
         long,
         allow_hyphen_values = true,
         default_value_t = TrainParams::default().learning_rate
     )]
     learning_rate: f32,
-    /// SGD step size of the biases in the first epoch; shrinks by --decay
-    /// like --learning-rate.
+    /// SGD step size of the biases in the first epoch, above 0; shrinks by
+    /// --decay like --learning-rate.
     #[arg(long, allow_hyphen_values = true, default_value_t = TrainParams::default().bias_learning_rate)]
     bias_learning_rate: f32,
     /// Step size multiplier applied after each epoch, in (0, 1].
@@ -163,15 +186,15 @@ struct TrainingArgs {
         default_value_t = TrainParams::default().decay
     )]
     decay: f32,
-    /// L2 penalty on user and item factors.
+    /// L2 penalty on user and item factors, 0 or more.
     #[arg(
         long,
         allow_hyphen_values = true,
         default_value_t = TrainParams::default().regularization
     )]
     regularization: f32,
-    /// How the factor penalty scales with a row's rating count n: each
-    /// update applies regularization x (100 / n)^exponent, so 0 treats
+    /// How the factor penalty scales with a row's rating count n, 0 to 1:
+    /// each update applies regularization x (100 / n)^exponent, so 0 treats
     /// every update alike and 1 gives every user and item the same total.
     #[arg(
         long,
@@ -179,14 +202,14 @@ struct TrainingArgs {
         default_value_t = TrainParams::default().regularization_exponent
     )]
     regularization_exponent: f32,
-    /// L2 penalty on user and item biases.
+    /// L2 penalty on user and item biases, 0 or more.
     #[arg(
         long,
         allow_hyphen_values = true,
         default_value_t = TrainParams::default().bias_regularization
     )]
     bias_regularization: f32,
-    /// Standard deviation of the initial factors.
+    /// Standard deviation of the initial factors, above 0.
     #[arg(
         long,
         allow_hyphen_values = true,
@@ -197,11 +220,20 @@ struct TrainingArgs {
     /// same model for any --threads.
     #[arg(long, default_value_t = TrainParams::default().seed)]
     seed: u64,
-    /// Worker threads; 0 uses one per core.
-    #[arg(long, default_value_t = 0)]
+    /// Worker threads, 0 to 1024; 0 uses one per core.
+    #[arg(
+        long,
+        default_value_t = 0,
+        value_parser = whole(0, TrainParams::MAX_THREADS as u64)
+    )]
     threads: usize,
-    /// Bands per side of the block schedule; 0 picks max(8, 2 x threads).
-    #[arg(long, default_value_t = 0)]
+    /// Bands per side of the block schedule, 0 to 1024; 0 picks max(8, 2 x
+    /// threads).
+    #[arg(
+        long,
+        default_value_t = 0,
+        value_parser = whole(0, TrainParams::MAX_BLOCKS as u64)
+    )]
     blocks: usize,
     /// Print no per-epoch lines or progress bar.
     #[arg(long, short)]
@@ -228,6 +260,10 @@ impl TrainingArgs {
 }
 
 pub fn run(cli: Cli) -> Result<()> {
+    // `serve` sets up its own log lines.
+    if !matches!(cli.command, Command::Serve(_)) {
+        init_warnings();
+    }
     match cli.command {
         Command::Train(command) => train::run(command),
         Command::Recommend(command) => query::recommend(command),
@@ -252,6 +288,61 @@ fn emit_json(value: &serde_json::Value) -> Result<()> {
     emit(&format!("{value}\n"))
 }
 
+/// Converts `value` to JSON with each `f32` written as its shortest
+/// decimal, as `serde_json::to_string` writes it, so that 0.015 stays
+/// 0.015. `serde_json::to_value` and `json!` widen an `f32` to the `f64`
+/// 0.014999999664723873 instead.
+fn to_json(value: &impl serde::Serialize) -> serde_json::Value {
+    let text =
+        serde_json::to_string(value).expect("output types serialize to JSON");
+    serde_json::from_str(&text).expect("serde_json reads its own output")
+}
+
+/// Prints the warnings that the library logs, such as the wait for a
+/// named pipe, on standard error as `warning: MESSAGE` lines. `RUST_LOG`
+/// changes the level, as for `serve`.
+fn init_warnings() {
+    use tracing_subscriber::fmt::format::{self, FormatEvent, FormatFields};
+    use tracing_subscriber::fmt::FmtContext;
+    use tracing_subscriber::registry::LookupSpan;
+
+    struct Plain;
+
+    impl<S, N> FormatEvent<S, N> for Plain
+    where
+        S: tracing::Subscriber + for<'a> LookupSpan<'a>,
+        N: for<'a> FormatFields<'a> + 'static,
+    {
+        fn format_event(
+            &self,
+            context: &FmtContext<'_, S, N>,
+            mut writer: format::Writer<'_>,
+            event: &tracing::Event<'_>,
+        ) -> std::fmt::Result {
+            let label = match *event.metadata().level() {
+                tracing::Level::ERROR => "error",
+                tracing::Level::WARN => "warning",
+                _ => "note",
+            };
+            write!(writer, "{label}: ")?;
+            context
+                .field_format()
+                .format_fields(writer.by_ref(), event)?;
+            writeln!(writer)
+        }
+    }
+
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    // `try_init` fails only when a subscriber is already set, and that one
+    // prints the warnings.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .event_format(Plain)
+        .try_init();
+}
+
 fn load(path: &Path, input: &InputArgs) -> Result<(Ratings, LoadReport)> {
     let (ratings, report) = load_ratings(path, &input.options())?;
     for example in &report.skipped_examples {
@@ -259,8 +350,8 @@ fn load(path: &Path, input: &InputArgs) -> Result<(Ratings, LoadReport)> {
     }
     if report.skipped_rows > report.skipped_examples.len() {
         eprintln!(
-            "warning: skipped {} unreadable rows in {} in all",
-            report.skipped_rows,
+            "warning: skipped {} in {} in all",
+            count(report.skipped_rows, "unreadable row"),
             path.display()
         );
     }
@@ -268,13 +359,14 @@ fn load(path: &Path, input: &InputArgs) -> Result<(Ratings, LoadReport)> {
         let mut pairs = report.duplicate_examples.join("; ");
         let more = report.repeated_pairs - report.duplicate_examples.len();
         if more > 0 {
-            pairs.push_str(&format!("; {more} more pairs"));
+            pairs.push_str(&format!("; {}", count(more, "more pair")));
         }
         eprintln!(
-            "warning: {}: {} rows repeat an earlier (user, item) pair, and \
-             only the last row of each pair was kept ({pairs})",
+            "warning: {}: {} {} an earlier (user, item) pair, and only the \
+             last row of each pair was kept ({pairs})",
             path.display(),
-            report.duplicates
+            count(report.duplicates, "row"),
+            form(report.duplicates, "repeats", "repeat")
         );
     }
     Ok((ratings, report))
@@ -287,18 +379,21 @@ fn describe_load(ratings: &Ratings, report: &LoadReport) -> String {
         notes.push("header line skipped".into());
     }
     if report.duplicates > 0 {
-        notes.push(format!("{} repeated rows collapsed", report.duplicates));
+        notes.push(format!(
+            "{} collapsed",
+            count(report.duplicates, "repeated row")
+        ));
     }
     if report.skipped_rows > 0 {
-        notes.push(format!("{} bad rows skipped", report.skipped_rows));
+        notes
+            .push(format!("{} skipped", count(report.skipped_rows, "bad row")));
     }
     format!(
-        "read {}: {} ratings, {} users, {} items, ratings {low} to {high}, \
-         mean {:.4} ({})",
+        "read {}: {}, {}, {}, ratings {low} to {high}, mean {:.4} ({})",
         report.path.display(),
-        ratings.len(),
-        ratings.users.len(),
-        ratings.items.len(),
+        count(ratings.len(), "rating"),
+        count(ratings.users.len(), "user"),
+        count(ratings.items.len(), "item"),
         ratings.mean().unwrap_or(f64::NAN),
         notes.join(", ")
     )

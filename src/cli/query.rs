@@ -1,9 +1,12 @@
 //! `descent recommend`, `predict` and `similar`: queries of a saved model.
 
 use super::batch::{self, BatchOutputArgs};
+use super::values::{whole, MAX_COUNT};
 use super::*;
 
 use clap::ArgGroup;
+use descent::data::ids::{escape_invisible, find_invalid_char};
+use descent::data::input;
 use descent::model::Scored;
 use descent::serve::foldin::parse_user_ratings;
 use descent::serve::{
@@ -27,12 +30,12 @@ pub(super) struct RecommendCommand {
     #[arg(long)]
     pub(super) user: Option<String>,
     /// List every user of the model, in training order, as CSV or JSON
-    /// lines (see --format).
+    /// lines (see --output-format).
     #[arg(long)]
     pub(super) all: bool,
     /// List the users in FILE, one id per line, in file order, as CSV or
-    /// JSON lines (see --format). A repeated id is listed once, and blank
-    /// lines and lines starting with # are skipped.
+    /// JSON lines (see --output-format). A repeated id is listed once, and
+    /// blank lines and lines starting with # are skipped.
     #[arg(long, value_name = "FILE")]
     pub(super) users: Option<PathBuf>,
     /// Recommend for a user the model has not seen, from their ratings in
@@ -41,8 +44,13 @@ pub(super) struct RecommendCommand {
     /// item factors (fold-in), and the rated items are left out.
     #[arg(long, value_name = "FILE")]
     pub(super) ratings_of: Option<PathBuf>,
-    /// Number of items to list.
-    #[arg(short = 'n', long = "count", default_value_t = 10)]
+    /// Number of items to list, 1 to 100000.
+    #[arg(
+        short = 'n',
+        long = "count",
+        default_value_t = 10,
+        value_parser = whole(1, MAX_COUNT as u64)
+    )]
     pub(super) n: usize,
     /// Items file with titles: movies.csv, movies.dat or u.item.
     #[arg(long, visible_alias = "movies")]
@@ -132,8 +140,13 @@ pub(super) struct SimilarCommand {
     /// ignoring case, or else the only title that contains it.
     #[arg(long, requires = "items")]
     title: Option<String>,
-    /// Number of items to list.
-    #[arg(short = 'n', long = "count", default_value_t = 10)]
+    /// Number of items to list, 1 to 100000.
+    #[arg(
+        short = 'n',
+        long = "count",
+        default_value_t = 10,
+        value_parser = whole(1, MAX_COUNT as u64)
+    )]
     n: usize,
     /// Items file with titles: movies.csv, movies.dat or u.item.
     #[arg(long, visible_alias = "movies")]
@@ -160,10 +173,11 @@ pub(super) fn print_warnings(warnings: &[String]) {
         eprintln!("warning: {warning}");
     }
     if warnings.len() > SHOWN {
+        let more = warnings.len() - SHOWN;
         eprintln!(
-            "warning: {} more lines of the items file were read the same \
-             way or skipped",
-            warnings.len() - SHOWN
+            "warning: {} of the items file {} read the same way or skipped",
+            count(more, "more line"),
+            form(more, "was", "were")
         );
     }
 }
@@ -179,17 +193,35 @@ pub(super) fn load_recommender(
 
 /// Reads a file of ids, one per line, with the line number of each.
 /// Blank lines and lines starting with `#` are skipped.
+///
+/// # Errors
+///
+/// Fails as [`input::read_text`] does, and when an id contains a control
+/// character or a byte order mark, naming the line.
 pub(super) fn read_id_lines(path: &Path) -> Result<Vec<(u64, String)>> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes = input::read_text(path)?;
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
     let text = String::from_utf8_lossy(bytes);
-    Ok(text
-        .lines()
-        .enumerate()
-        .map(|(number, line)| (number as u64 + 1, line.trim()))
-        .filter(|(_, line)| !line.is_empty() && !line.starts_with('#'))
-        .map(|(number, line)| (number, line.to_string()))
-        .collect())
+    let mut ids = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        let number = index as u64 + 1;
+        let id = line.trim();
+        if id.is_empty() || id.starts_with('#') {
+            continue;
+        }
+        if let Some(invalid) = find_invalid_char(id) {
+            return Err(Error::Row {
+                path: path.to_path_buf(),
+                line: number,
+                message: format!(
+                    "the id \"{}\" contains {invalid}",
+                    escape_invisible(id)
+                ),
+            });
+        }
+        ids.push((number, id.to_string()));
+    }
+    Ok(ids)
 }
 
 fn read_ids(path: &Path) -> Result<Vec<String>> {
@@ -225,10 +257,10 @@ pub(super) fn resolve_filter(
         let shown: Vec<&str> =
             unknown.iter().take(5).map(String::as_str).collect();
         eprintln!(
-            "warning: {} item ids of --exclude, --exclude-file or \
-             --candidates are not in the model and cannot be listed anyway: \
-             {}{}",
-            unknown.len(),
+            "warning: {} of --exclude, --exclude-file or --candidates {} \
+             not in the model and cannot be listed anyway: {}{}",
+            count(unknown.len(), "item id"),
+            form(unknown.len(), "is", "are"),
             shown.join(", "),
             if unknown.len() > shown.len() {
                 ", ..."
@@ -258,7 +290,7 @@ fn emit_ranked(
                 json!({
                     "rank": rank + 1,
                     "item": model.items.id(scored.item),
-                    "score": scored.score,
+                    "score": to_json(&scored.score),
                     "title": recommender.title(scored.item),
                 })
             })
@@ -346,10 +378,11 @@ pub(super) fn recommend(command: RecommendCommand) -> Result<()> {
                 model.items.len() - rated.len()
             };
             format!(
-                "top {} of {unrated} unrated items for user {user} (rated {} \
-                 items in training); score is the predicted rating",
+                "top {} of {} for user {user} (rated {} in training); score \
+                 is the predicted rating",
                 list.items.len(),
-                rated.len()
+                count(unrated, "unrated item"),
+                count(rated.len(), "item")
             )
         }
         None => {
@@ -369,7 +402,7 @@ fn recommend_folded(
     recommender: &Recommender,
     filter: &ItemFilter,
 ) -> Result<()> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes = input::read_text(path)?;
     let ratings = parse_user_ratings(&bytes, path)?;
     let model = recommender.model();
     let none_known = ratings
@@ -378,11 +411,16 @@ fn recommend_folded(
     let mut head = json!({ "ratings_of": path, "n": command.n });
     if let (Some(cold), true) = (command.cold_start, none_known) {
         let list = recommender.cold_start(cold.into(), command.n, filter, &[]);
-        let subject = format!(
-            "none of the {} items rated in {} is known to the model",
-            ratings.len(),
-            path.display()
-        );
+        let subject = match ratings.len() {
+            1 => format!(
+                "the item rated in {} is not known to the model",
+                path.display()
+            ),
+            rated => format!(
+                "none of the {rated} items rated in {} is known to the model",
+                path.display()
+            ),
+        };
         let (heading, note) = cold_heading(&list, &subject);
         head["kind"] = json!(list.kind.name());
         head["note"] = json!(note);
@@ -403,11 +441,13 @@ fn recommend_folded(
             .take(5)
             .map(String::as_str)
             .collect();
+        let unknown = user.unknown_items.len();
         eprintln!(
-            "warning: {}: {} rated items are not in the model and were \
-             ignored: {}{}",
+            "warning: {}: {} {} not in the model and {} ignored: {}{}",
             path.display(),
-            user.unknown_items.len(),
+            count(unknown, "rated item"),
+            form(unknown, "is", "are"),
+            form(unknown, "was", "were"),
             shown.join(", "),
             if user.unknown_items.len() > shown.len() {
                 ", ..."
@@ -420,15 +460,16 @@ fn recommend_folded(
     let list = recommender.recommend_folded(&user, command.n, filter);
     let unrated = unrated_count(recommender, filter, &user.rated);
     let heading = format!(
-        "top {} of {unrated} unrated items for the user rating in {} (fitted \
-         to {} ratings, user bias {:.3}); score is the predicted rating",
+        "top {} of {} for the user rating in {} (fitted to {}, user bias \
+         {:.3}); score is the predicted rating",
         list.len(),
+        count(unrated, "unrated item"),
         path.display(),
-        user.rated.len(),
+        count(user.rated.len(), "rating"),
         user.bias
     );
     head["kind"] = json!(ListKind::Personalized.name());
-    head["user_bias"] = json!(user.bias);
+    head["user_bias"] = to_json(&user.bias);
     head["ratings_used"] = json!(user.rated.len());
     head["unknown_items"] = json!(user.unknown_items);
     emit_ranked(recommender, &list, heading, head, command.json)
@@ -454,9 +495,9 @@ pub(super) fn similar(command: SimilarCommand) -> Result<()> {
         None => format!("item {item}"),
     };
     let heading = format!(
-        "{} items most similar to {named}; score is the cosine similarity of \
-         item factors",
-        list.len(),
+        "{} most similar to {named}; score is the cosine similarity of item \
+         factors",
+        count(list.len(), "item"),
     );
     let head = json!({
         "similar_to": item,
@@ -473,7 +514,7 @@ pub(super) fn predict(command: PredictCommand) -> Result<()> {
         return emit_json(&json!({
             "user": command.user,
             "item": command.item,
-            "prediction": prediction.value,
+            "prediction": to_json(&prediction.value),
             "fallback": prediction.fallback.map(|f| f.name()),
         }));
     }

@@ -2,7 +2,14 @@
 
 use std::net::IpAddr;
 
+use super::values::{whole, MAX_COUNT};
 use super::*;
+
+/// Maximum --max-body-bytes: 1 GiB.
+const MAX_BODY_BYTES: u64 = 1 << 30;
+
+/// Maximum --max-batch.
+const MAX_BATCH: u64 = 1_000_000;
 
 use descent::serve::http::{self, Limits, ServeConfig};
 
@@ -24,28 +31,39 @@ pub(super) struct ServeCommand {
     #[arg(long, default_value_t = 8080)]
     port: u16,
     /// Worker threads, 0 to 1024; 0 uses one per core.
-    #[arg(long, default_value_t = 0)]
+    #[arg(
+        long,
+        default_value_t = 0,
+        value_parser = whole(0, MAX_THREADS as u64)
+    )]
     threads: usize,
-    /// Largest request body in bytes; larger bodies get 413.
-    #[arg(long, default_value_t = Limits::default().max_body_bytes)]
+    /// Largest request body in bytes, 1 to 1073741824 (1 GiB); larger
+    /// bodies get 413.
+    #[arg(
+        long,
+        default_value_t = Limits::default().max_body_bytes,
+        value_parser = whole(1, MAX_BODY_BYTES)
+    )]
     max_body_bytes: usize,
-    /// Largest list length n a request may ask for; more gets 400.
-    #[arg(long, default_value_t = Limits::default().max_n)]
+    /// Largest list length n a request may ask for, 1 to 100000; more gets
+    /// 400.
+    #[arg(
+        long,
+        default_value_t = Limits::default().max_n,
+        value_parser = whole(1, MAX_COUNT as u64)
+    )]
     max_n: usize,
     /// Most (user, item) pairs of one POST /predict and most ratings of one
-    /// POST /recommend; more gets 400.
-    #[arg(long, default_value_t = Limits::default().max_batch)]
+    /// POST /recommend, 1 to 1000000; more gets 400.
+    #[arg(
+        long,
+        default_value_t = Limits::default().max_batch,
+        value_parser = whole(1, MAX_BATCH)
+    )]
     max_batch: usize,
 }
 
 pub(super) fn run(command: ServeCommand) -> Result<()> {
-    if command.threads > 1024 {
-        return Err(Error::InvalidParameter {
-            name: "--threads",
-            value: command.threads.to_string(),
-            reason: "must be 0 to 1024".into(),
-        });
-    }
     // One log line per request and event on standard error; RUST_LOG
     // (for example `warn`) changes the level.
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()

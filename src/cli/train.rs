@@ -97,42 +97,40 @@ pub(super) fn run(command: TrainCommand) -> Result<()> {
             "items": ratings.items.len(),
             "duplicates": report.duplicates,
             "skipped_rows": report.skipped_rows,
-            "global_mean": model.global_mean,
-            "rating_min": model.rating_range.0,
-            "rating_max": model.rating_range.1,
+            "global_mean": to_json(&model.global_mean),
+            "rating_min": to_json(&model.rating_range.0),
+            "rating_max": to_json(&model.rating_range.1),
             "train_seconds": seconds,
             "model": command.model,
             "model_bytes": bytes.len(),
-            "params": model.params,
-            "early_stop": stop,
+            "params": to_json(&model.params),
+            "early_stop": to_json(&stop),
         }));
     }
     let mut text = format!(
-        "trained {} factors for {} epochs on {} ratings ({} users, {} \
-         items) in {seconds:.2} s\nglobal mean {:.4}, rating range {} to \
-         {}\nsaved {} ({} bytes)\n",
-        params.factors,
-        model.params.epochs,
-        ratings.len(),
-        ratings.users.len(),
-        ratings.items.len(),
+        "trained {} for {} on {} ({}, {}) in {seconds:.2} s\nglobal mean \
+         {:.4}, rating range {} to {}\nsaved {} ({})\n",
+        count(params.factors, "factor"),
+        count(model.params.epochs, "epoch"),
+        count(ratings.len(), "rating"),
+        count(ratings.users.len(), "user"),
+        count(ratings.items.len(), "item"),
         model.global_mean,
         model.rating_range.0,
         model.rating_range.1,
         command.model.display(),
-        bytes.len()
+        count(bytes.len(), "byte")
     );
     if let Some(stop) = &stop {
         text.push_str(&format!(
             "early stopping: kept epoch {} of {} run (limit {}), validation \
-             RMSE {:.4} on {} held-out ratings; the model was fitted on the \
-             other {}\n",
+             RMSE {:.4} on {} held out; the model was fitted on the other {}\n",
             stop.best_epoch,
             stop.epochs_run,
             stop.max_epochs,
             stop.best_validation_rmse,
-            stop.validation_ratings,
-            stop.fit_ratings
+            count(stop.validation_ratings, "rating"),
+            count(stop.fit_ratings, "rating")
         ));
     }
     emit(&text)

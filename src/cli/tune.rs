@@ -4,9 +4,11 @@
 use descent::eval::parallel::available_memory;
 use descent::eval::tune::{
     results_csv, train_flags, tune, Choice, Metric, Search, SearchSpace,
-    TrialResult, TuneOutcome, TuneSettings,
+    TrialResult, TuneOutcome, TuneSettings, MAX_TRIALS,
 };
 
+use super::evaluate::MAX_FOLDS;
+use super::values::{whole, MAX_COUNT};
 use super::*;
 
 /// Search method over the listed values.
@@ -75,33 +77,49 @@ pub(super) struct TuneCommand {
     /// Search method.
     #[arg(long, value_enum, default_value = "grid")]
     search: SearchArg,
-    /// Draws of --search random; repeated draws are tried once.
-    #[arg(long, default_value_t = 20)]
+    /// Draws of --search random, 1 to 100000; repeated draws are tried
+    /// once.
+    #[arg(
+        long,
+        default_value_t = 20,
+        value_parser = whole(1, MAX_TRIALS as u64)
+    )]
     trials: usize,
-    /// Cross-validation folds: each candidate is trained on all folds but
-    /// one and measured on that one, for every fold.
-    #[arg(long, default_value_t = 5)]
+    /// Cross-validation folds, 2 to 100: each candidate is trained on all
+    /// folds but one and measured on that one, for every fold.
+    #[arg(long, default_value_t = 5, value_parser = whole(2, MAX_FOLDS))]
     folds: usize,
     /// The figure, averaged over folds, that ranks candidates.
     #[arg(long, value_enum, default_value = "rmse")]
     metric: MetricArg,
-    /// Length of the top-N lists for ranking metrics.
-    #[arg(short = 'n', long = "count", default_value_t = 10)]
+    /// Length of the top-N lists for ranking metrics, 1 to 100000.
+    #[arg(
+        short = 'n',
+        long = "count",
+        default_value_t = 10,
+        value_parser = whole(1, MAX_COUNT as u64)
+    )]
     n: usize,
-    /// A test rating at or above this value marks a relevant item
-    /// [default: three quarters of the way up the training rating range].
+    /// A test rating at or above this value, a finite number, marks a
+    /// relevant item [default: three quarters of the way up the training
+    /// rating range].
     #[arg(long, allow_hyphen_values = true)]
     relevance_threshold: Option<f32>,
-    /// Training runs at once, each on one thread; 0 for one per core
-    /// while the memory estimate fits in half the available memory.
-    #[arg(long, default_value_t = 0)]
+    /// Training runs at once, 0 to 1024, each on one thread; 0 for one per
+    /// core while the memory estimate fits in half the available memory.
+    #[arg(
+        long,
+        default_value_t = 0,
+        value_parser = whole(0, MAX_THREADS as u64)
+    )]
     jobs: usize,
-    /// Factor counts to try: a list such as 32,64,128, or LOW..HIGH for
-    /// --search random, drawn on a log scale.
+    /// Factor counts to try, each 1 to 4096: a list such as 32,64,128, or
+    /// LOW..HIGH for --search random, drawn on a log scale.
     #[arg(long, default_value = "32,128")]
     factors: String,
-    /// Epoch counts to try: a list, or LOW..HIGH for --search random.
-    /// Counts that differ only in epochs share one training run per fold.
+    /// Epoch counts to try, each 1 to 10000: a list, or LOW..HIGH for
+    /// --search random. Counts that differ only in epochs share one
+    /// training run per fold.
     #[arg(long, default_value = "20,60")]
     epochs: String,
     /// Learning rates to try: a list, or LOW..HIGH for --search random,
@@ -116,7 +134,7 @@ pub(super) struct TuneCommand {
     /// for --search random.
     #[arg(long, default_value = "0.5,0.75")]
     regularization_exponent: String,
-    /// SGD step size of the biases in the first epoch, for every
+    /// SGD step size of the biases in the first epoch, above 0, for every
     /// candidate.
     #[arg(
         long,
@@ -124,21 +142,23 @@ pub(super) struct TuneCommand {
         default_value_t = TrainParams::default().bias_learning_rate
     )]
     bias_learning_rate: f32,
-    /// Step size multiplier applied after each epoch, for every candidate.
+    /// Step size multiplier applied after each epoch, in (0, 1], for every
+    /// candidate.
     #[arg(
         long,
         allow_hyphen_values = true,
         default_value_t = TrainParams::default().decay
     )]
     decay: f32,
-    /// L2 penalty on biases, for every candidate.
+    /// L2 penalty on biases, 0 or more, for every candidate.
     #[arg(
         long,
         allow_hyphen_values = true,
         default_value_t = TrainParams::default().bias_regularization
     )]
     bias_regularization: f32,
-    /// Standard deviation of the initial factors, for every candidate.
+    /// Standard deviation of the initial factors, above 0, for every
+    /// candidate.
     #[arg(
         long,
         allow_hyphen_values = true,
@@ -148,9 +168,13 @@ pub(super) struct TuneCommand {
     /// Seed of the folds, the random draws and training.
     #[arg(long, default_value_t = TrainParams::default().seed)]
     seed: u64,
-    /// Bands per side of the block schedule; 0 picks max(8, 2 x cores),
-    /// as `train` does with its default --threads.
-    #[arg(long, default_value_t = 0)]
+    /// Bands per side of the block schedule, 0 to 1024; 0 picks max(8, 2
+    /// x cores), as `train` does with its default --threads.
+    #[arg(
+        long,
+        default_value_t = 0,
+        value_parser = whole(0, TrainParams::MAX_BLOCKS as u64)
+    )]
     blocks: usize,
     /// Print exactly one JSON object.
     #[arg(long)]
@@ -199,6 +223,7 @@ impl TuneCommand {
             ..TrainParams::default()
         };
         base.validate()?;
+        super::evaluate::check_threshold(self.relevance_threshold)?;
         let space = SearchSpace {
             factors: parse_choice("--factors", &self.factors, true)?,
             epochs: parse_choice("--epochs", &self.epochs, false)?,
@@ -224,13 +249,6 @@ impl TuneCommand {
                 trials: self.trials,
             },
         };
-        if self.n == 0 {
-            return Err(Error::InvalidParameter {
-                name: "--count",
-                value: "0".into(),
-                reason: "must be at least 1".into(),
-            });
-        }
         Ok(TuneSettings {
             base,
             space,
@@ -289,9 +307,10 @@ pub(super) fn run(command: TuneCommand) -> Result<()> {
     }
     if !command.quiet && !command.json {
         eprintln!(
-            "tune: {candidate_count} candidates, {} folds, {} training runs \
-             at a time with one thread each",
-            settings.folds, settings.at_once
+            "tune: {}, {} folds, {} at a time with one thread each",
+            count(candidate_count, "candidate"),
+            settings.folds,
+            count(settings.at_once, "training run")
         );
     }
 
@@ -462,21 +481,20 @@ fn summary_text(
     command: &TuneCommand,
 ) -> String {
     let metric = settings.metric.name();
+    // The mean and standard deviation of the metric, then the mean RMSE
+    // unless the metric is RMSE.
+    let with_rmse = settings.metric != Metric::Rmse;
     let mut text = format!(
-        "{:>4} {:>7} {:>6} {:>9} {:>9} {:>8} {:>10} {:>8} {:>8}\n",
-        "rank",
-        "factors",
-        "epochs",
-        "lr",
-        "reg",
-        "exponent",
-        metric,
-        "std",
-        "RMSE"
+        "{:>4} {:>7} {:>6} {:>9} {:>9} {:>8} {:>10} {:>8}",
+        "rank", "factors", "epochs", "lr", "reg", "exponent", metric, "std"
     );
+    if with_rmse {
+        text.push_str(&format!(" {:>8}", "rmse"));
+    }
+    text.push('\n');
     for result in outcome.results.iter().take(10) {
         text.push_str(&format!(
-            "{:>4} {:>7} {:>6} {:>9} {:>9} {:>8} {:>10.4} {:>8.4} {:>8.4}\n",
+            "{:>4} {:>7} {:>6} {:>9} {:>9} {:>8} {:>10.4} {:>8.4}",
             result.rank,
             result.factors,
             result.epochs,
@@ -484,26 +502,29 @@ fn summary_text(
             result.regularization,
             result.regularization_exponent,
             result.score.mean,
-            result.score.std,
-            result.rmse.mean
+            result.score.std
         ));
+        if with_rmse {
+            text.push_str(&format!(" {:>8.4}", result.rmse.mean));
+        }
+        text.push('\n');
     }
     if outcome.results.len() > 10 {
         text.push_str(&format!(
-            "... {} more rows in {}\n",
-            outcome.results.len() - 10,
+            "... {} in {}\n",
+            count(outcome.results.len() - 10, "more row"),
             command.output(RESULTS_CSV).display()
         ));
     }
     let best = &outcome.results[0];
     text.push_str(&format!(
-        "best of {} candidates by mean {metric} over {} folds: {:.4} (std \
-         {:.4}); {} training runs in {:.1} s\n",
-        outcome.results.len(),
+        "best of {} by mean {metric} over {} folds: {:.4} (std {:.4}); {} \
+         in {:.1} s\n",
+        count(outcome.results.len(), "candidate"),
         settings.folds,
         best.score.mean,
         best.score.std,
-        outcome.trainings,
+        count(outcome.trainings, "training run"),
         outcome.seconds
     ));
     text.push_str(&format!("train it with:\n  {command_line}\n"));

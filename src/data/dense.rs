@@ -71,7 +71,7 @@ pub(crate) fn parse_matrix(
     }
     if ratings.is_empty() {
         let detail = if skipped > 0 {
-            format!("all {skipped} rows were skipped as unreadable")
+            crate::data::load::skipped_detail(skipped)
         } else if width.is_some() {
             "every value of the matrix is 0, which marks a missing rating"
                 .to_string()
@@ -134,8 +134,8 @@ fn parse_row(
             path: path.to_path_buf(),
             line: line_number,
             message: format!(
-                "expected {width} values, one per item as in the first row, \
-                 found {}",
+                "expected {}, one per item as in the first row, found {}",
+                crate::plural::count(width, "value"),
                 values.len()
             ),
         }),

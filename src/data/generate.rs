@@ -169,6 +169,13 @@ const NOUNS: [&str; 48] = [
     "Outlaw",
 ];
 
+/// Maximum [`SyntheticSpec::rank`].
+pub const MAX_RANK: usize = 1024;
+
+/// Maximum count of planted factors, `(users + items) * rank`, which are
+/// kept in memory as `f64`s: 2^30 of them take 8 GiB.
+const MAX_PLANTED_VALUES: usize = 1 << 30;
+
 /// Settings of a planted model and of the ratings drawn from it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SyntheticSpec {
@@ -178,7 +185,8 @@ pub struct SyntheticSpec {
     pub items: usize,
     /// Number of ratings, at most `users * items`.
     pub ratings: usize,
-    /// Latent dimension of the planted user and item factors.
+    /// Latent dimension of the planted user and item factors, 1 to
+    /// [`MAX_RANK`].
     pub rank: usize,
     /// Standard deviation of the Gaussian noise added to each planted mean.
     pub noise: f32,
@@ -215,9 +223,10 @@ impl SyntheticSpec {
     ///
     /// Returns [`Error::InvalidParameter`], named as the command-line option,
     /// for the first invalid setting. Sizes must be from 1 to `u32::MAX`,
-    /// and `ratings` at most `users * items`. `rank` must be at least 1 and
-    /// `noise` from 0 to 100. `popularity_exponent` and `activity_spread`
-    /// must be finite and not negative.
+    /// and `ratings` at most `users * items`. `rank` must be from 1 to
+    /// [`MAX_RANK`], with at most 2^30 planted factors in all, and `noise`
+    /// from 0 to 100. `popularity_exponent` and `activity_spread` must be
+    /// finite and not negative.
     pub fn validate(&self) -> Result<()> {
         check_size("--users", self.users)?;
         check_size("--items", self.items)?;
@@ -235,8 +244,27 @@ impl SyntheticSpec {
                 ));
             }
         }
-        if self.rank == 0 {
-            return Err(invalid("--rank", self.rank, "must be at least 1"));
+        if !(1..=MAX_RANK).contains(&self.rank) {
+            return Err(invalid(
+                "--rank",
+                self.rank,
+                format!("must be 1 to {MAX_RANK}"),
+            ));
+        }
+        let rows = self.users.saturating_add(self.items);
+        if rows.saturating_mul(self.rank) > MAX_PLANTED_VALUES {
+            return Err(invalid(
+                "--rank",
+                self.rank,
+                format!(
+                    "with {} and {} needs (users + items) × rank = {} \
+                     planted factors, more than the limit of \
+                     {MAX_PLANTED_VALUES}; lower --rank, --users or --items",
+                    crate::plural::count(self.users, "user"),
+                    crate::plural::count(self.items, "item"),
+                    rows.saturating_mul(self.rank)
+                ),
+            ));
         }
         if !(self.noise.is_finite() && (0.0..=MAX_NOISE).contains(&self.noise))
         {
@@ -1595,6 +1623,21 @@ mod tests {
                     ..base.clone()
                 },
                 "--activity-spread",
+            ),
+            (
+                SyntheticSpec {
+                    rank: MAX_RANK + 1,
+                    ..base.clone()
+                },
+                "--rank",
+            ),
+            (
+                SyntheticSpec {
+                    users: 4_000_000,
+                    rank: MAX_RANK,
+                    ..base.clone()
+                },
+                "--rank",
             ),
         ];
         for (spec, expected) in cases {

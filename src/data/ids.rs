@@ -116,6 +116,75 @@ impl IdMap {
     }
 }
 
+/// A character that an id may not contain, and where it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InvalidChar {
+    /// The character.
+    pub char: char,
+    /// Its position in the id, in characters counted from 1.
+    pub position: usize,
+}
+
+/// The byte order mark, also called zero width no-break space.
+const BYTE_ORDER_MARK: char = '\u{feff}';
+
+/// Returns whether `c` is a character that an id may not contain: a
+/// control character (Unicode category Cc: U+0000 to U+001F, U+007F to
+/// U+009F) or the byte order mark U+FEFF. Both are invisible, so an id
+/// with one looks like another id without being equal to it.
+pub fn is_invalid_in_id(c: char) -> bool {
+    c.is_control() || c == BYTE_ORDER_MARK
+}
+
+/// Returns the first character of `id` that [`is_invalid_in_id`] rejects.
+pub fn find_invalid_char(id: &str) -> Option<InvalidChar> {
+    id.chars()
+        .enumerate()
+        .find(|&(_, c)| is_invalid_in_id(c))
+        .map(|(index, c)| InvalidChar {
+            char: c,
+            position: index + 1,
+        })
+}
+
+impl fmt::Display for InvalidChar {
+    /// Writes `the control character U+0007 at character 2`, or for the
+    /// byte order mark a note on where such a mark comes from.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let code = self.char as u32;
+        if self.char == BYTE_ORDER_MARK {
+            write!(
+                f,
+                "the byte order mark U+FEFF at character {}; a byte order \
+                 mark belongs only at the start of a file, and one inside \
+                 a file usually comes from joining files",
+                self.position
+            )
+        } else {
+            write!(
+                f,
+                "the control character U+{code:04X} at character {}",
+                self.position
+            )
+        }
+    }
+}
+
+/// Returns `text` with each character that [`is_invalid_in_id`] rejects
+/// written as a Rust escape such as `\u{7}` or `\u{feff}`, so that a
+/// message shows it.
+pub fn escape_invisible(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if is_invalid_in_id(c) {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 fn id_at<'a>(text: &'a str, ends: &[usize], index: u32) -> &'a str {
     let index = index as usize;
     let start = if index == 0 { 0 } else { ends[index - 1] };
@@ -176,6 +245,28 @@ mod tests {
             assert_eq!(map.get(id), Some(index as u32));
         }
         assert_eq!(map.get("u5000"), None);
+    }
+
+    #[test]
+    fn invalid_chars_found_and_escaped() {
+        assert_eq!(find_invalid_char("42"), None);
+        assert_eq!(find_invalid_char("é a\u{a0}b"), None);
+        let found = find_invalid_char("é\u{7}").unwrap();
+        assert_eq!((found.char, found.position), ('\u{7}', 2));
+        assert_eq!(
+            found.to_string(),
+            "the control character U+0007 at character 2"
+        );
+        let found = find_invalid_char("\u{feff}42").unwrap();
+        assert_eq!(found.position, 1);
+        assert!(found.to_string().starts_with("the byte order mark U+FEFF"));
+        for c in ['\t', '\u{0}', '\u{7f}', '\u{85}', '\u{9f}'] {
+            assert!(is_invalid_in_id(c), "{c:?}");
+        }
+        assert_eq!(
+            escape_invisible("\u{feff}a\tb\u{85}"),
+            "\\u{feff}a\\u{9}b\\u{85}"
+        );
     }
 
     #[test]

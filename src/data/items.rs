@@ -3,12 +3,17 @@
 //! ml-100k `u.item` (`|`-separated with 19 genre flags).
 //!
 //! Older MovieLens files are Latin-1, not UTF-8. A field that is not valid
-//! UTF-8 is decoded as Latin-1 and a warning names the line.
+//! UTF-8 is decoded as Latin-1 and a warning names the line. A title may
+//! contain any character, but an item id that contains a control character
+//! or a byte order mark is an error, as in a ratings file, because it
+//! would never match the id of the ratings.
 
 use std::path::Path;
 
 use rustc_hash::FxHashMap;
 
+use crate::data::ids::{escape_invisible, find_invalid_char};
+use crate::data::input;
 use crate::data::load::{normalize_line_ends, record_line};
 use crate::error::{Error, Result};
 
@@ -59,11 +64,13 @@ impl ItemCatalog {
     ///
     /// # Errors
     ///
-    /// Fails when the file cannot be read or contains no item. A line with
-    /// too few fields is skipped with a warning.
+    /// Fails when the file cannot be read (see [`input::read_text`]),
+    /// when an item id contains a control character or a byte order mark,
+    /// or when the file contains no item. A line with too few fields is
+    /// skipped with a warning.
     pub fn load(path: impl AsRef<Path>) -> Result<ItemCatalog> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let bytes = input::read_text(path)?;
         let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
         let bytes = normalize_line_ends(bytes);
         let first = bytes
@@ -72,7 +79,7 @@ impl ItemCatalog {
             .unwrap_or_default();
         let mut catalog = ItemCatalog::default();
         match separator(first) {
-            Some(separator) => catalog.read_lines(&bytes, path, separator),
+            Some(separator) => catalog.read_lines(&bytes, path, separator)?,
             None => catalog.read_csv(&bytes, path)?,
         }
         if catalog.items.is_empty() {
@@ -114,11 +121,16 @@ impl ItemCatalog {
                 continue;
             }
             let genres = fields.get(2).map_or(Vec::new(), |g| split_genres(g));
-            self.insert(&fields, genres, path, line);
+            self.insert(&fields, genres, path, line)?;
         }
     }
 
-    fn read_lines(&mut self, bytes: &[u8], path: &Path, separator: &[u8]) {
+    fn read_lines(
+        &mut self,
+        bytes: &[u8],
+        path: &Path,
+        separator: &[u8],
+    ) -> Result<()> {
         let mut first = true;
         for (number, line) in bytes.split(|&b| b == b'\n').enumerate() {
             if line.trim_ascii().is_empty() {
@@ -139,8 +151,9 @@ impl ItemCatalog {
             if std::mem::take(&mut first) && is_items_header(&fields) {
                 continue;
             }
-            self.insert(&fields, genres, path, number as u64 + 1);
+            self.insert(&fields, genres, path, number as u64 + 1)?;
         }
+        Ok(())
     }
 
     fn insert(
@@ -149,15 +162,25 @@ impl ItemCatalog {
         genres: Vec<String>,
         path: &Path,
         line: u64,
-    ) {
+    ) -> Result<()> {
         if fields.len() < 2 || fields[0].trim_ascii().is_empty() {
             self.warnings.push(format!(
                 "{}:{line}: skipped: expected an item id and a title",
                 path.display()
             ));
-            return;
+            return Ok(());
         }
         let id = decode(fields[0].trim_ascii()).0;
+        if let Some(invalid) = find_invalid_char(&id) {
+            return Err(Error::Row {
+                path: path.to_path_buf(),
+                line,
+                message: format!(
+                    "the item id \"{}\" contains {invalid}",
+                    escape_invisible(&id)
+                ),
+            });
+        }
         let (title, latin1) = decode(fields[1].trim_ascii());
         if latin1 {
             self.warnings.push(format!(
@@ -166,6 +189,7 @@ impl ItemCatalog {
             ));
         }
         self.items.insert(id, ItemInfo { title, genres });
+        Ok(())
     }
 }
 
@@ -301,6 +325,45 @@ mod tests {
             "{:?}",
             catalog.warnings
         );
+    }
+
+    #[test]
+    fn invisible_characters_in_ids_rejected() {
+        let cases: [(&[u8], &str); 4] = [
+            (
+                b"movieId,title,genres\n1,A,Drama\n\xEF\xBB\xBF2,B,Drama\n",
+                ":3: the item id \"\\u{feff}2\" contains the byte order \
+                 mark U+FEFF at character 1",
+            ),
+            (
+                b"1::A::Drama\n2\x07::B::Drama\n",
+                ":2: the item id \"2\\u{7}\" contains the control \
+                 character U+0007 at character 2",
+            ),
+            (
+                b"1|A|01-Jan-1995\n\xC2\x852|B|01-Jan-1995\n",
+                ":2: the item id \"\\u{85}2\" contains the control \
+                 character U+0085",
+            ),
+            (
+                b"1,A\tB,Drama\n2\t3,C,Drama\n",
+                ":2: the item id \"2\\u{9}3\" contains the control \
+                 character U+0009",
+            ),
+        ];
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("items");
+        for (bytes, expected) in cases {
+            std::fs::write(&path, bytes).unwrap();
+            let error = ItemCatalog::load(&path).unwrap_err().to_string();
+            assert!(error.contains(expected), "{error}");
+        }
+    }
+
+    #[test]
+    fn odd_characters_in_titles_kept() {
+        let catalog = load(b"1,\xEF\xBB\xBFA\x07\tB,Drama\n");
+        assert_eq!(catalog.title("1"), Some("\u{feff}A\u{7}\tB"));
     }
 
     #[test]

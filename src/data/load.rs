@@ -7,15 +7,18 @@
 //! first non-blank line unless a [`Format`] is given. A UTF-8 byte order
 //! mark, LF, CRLF and CR line ends, quoted fields and lines of nothing but
 //! whitespace are accepted. A row whose fields are all empty, such as
-//! `,,`, is an error like any other short row.
+//! `,,`, is an error like any other short row. An id that contains a
+//! control character or a byte order mark is an invalid row too (see
+//! [`crate::data::ids::is_invalid_in_id`]), and a line longer than
+//! [`MAX_LINE_BYTES`] stops reading whatever the options.
 
 use std::borrow::Cow;
-use std::fs::File;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use rustc_hash::FxHashSet;
 
+use crate::data::ids::{escape_invisible, find_invalid_char};
+use crate::data::input::{self, Input, MAX_LINE_BYTES};
 use crate::data::{fast, matrix, Rating, Ratings};
 use crate::error::{Error, Result};
 
@@ -105,39 +108,41 @@ const DUPLICATE_EXAMPLES: usize = 3;
 ///
 /// A regular file of valid rows without quotes is read in blocks, each
 /// parsed in parallel on the current rayon thread pool, so that its text
-/// is never in memory all at once. Any other file is read whole.
+/// is never in memory all at once. Any other regular file is read whole. A
+/// pipe is read into memory once (see [`crate::data::input`]).
 ///
 /// # Errors
 ///
-/// Fails when the file cannot be read, when a row cannot be read (unless
-/// `skip_bad_rows` is set), or when the file holds no ratings. Messages
-/// name the file, line, column and the text found, and the line of the
-/// next invalid row if there is one.
+/// Fails when the file cannot be read or is not a regular file or a pipe,
+/// when a line is longer than [`MAX_LINE_BYTES`], when a row cannot be
+/// read (unless `skip_bad_rows` is set), or when the file contains no
+/// ratings. Messages name the file, line, column and the text found, and
+/// the line of the next invalid row if there is one.
 pub fn load_ratings(
     path: impl AsRef<Path>,
     options: &LoadOptions,
 ) -> Result<(Ratings, LoadReport)> {
     let path = path.as_ref();
-    let io_error = |error| Error::io(path, error);
+    let input = input::open(path)?;
     if options.format == Some(Format::Matrix) {
-        let bytes = std::fs::read(path).map_err(io_error)?;
+        let bytes = input::read_text_from(input, path)?;
         return parse_matrix(&bytes, path, options);
     }
-    let mut file = File::open(path).map_err(io_error)?;
-    let regular = file.metadata().map_err(io_error)?.is_file();
-    let rows = if regular {
-        match fast::load(file, options).map_err(io_error)? {
+    let rows = match input {
+        Input::File(file) => match fast::load(file, options)
+            .map_err(|error| Error::io(path, error))?
+        {
             Some(rows) => rows,
             None => {
-                let bytes = std::fs::read(path).map_err(io_error)?;
+                let bytes = input::read_text(path)?;
                 read_rows_precise(without_bom(&bytes), path, options)?
             }
-        }
-    } else {
+        },
         // A pipe cannot be read twice, so it is read into memory once.
-        let mut bytes = Vec::new();
-        file.read_to_end(&mut bytes).map_err(io_error)?;
-        read_rows(&bytes, path, options)?
+        stream @ Input::Stream(_) => {
+            let bytes = input::read_text_from(stream, path)?;
+            read_rows(&bytes, path, options)?
+        }
     };
     Ok(rows.finish(path))
 }
@@ -191,6 +196,9 @@ pub(crate) fn read_rows_precise(
     options: &LoadOptions,
 ) -> Result<Rows> {
     let bytes = normalize_line_ends(bytes);
+    if let Some(line) = first_long_line(&bytes) {
+        return Err(input::long_line(path, line));
+    }
     let first = first_nonblank_line(&bytes);
     let format = match (options.format, first) {
         (Some(format), _) => format,
@@ -232,6 +240,15 @@ pub(crate) fn normalize_line_ends(bytes: &[u8]) -> Cow<'_, [u8]> {
     Cow::Owned(out)
 }
 
+/// Returns the number, from 1, of the first line of `bytes`, whose line
+/// ends are LF, that is longer than [`MAX_LINE_BYTES`].
+fn first_long_line(bytes: &[u8]) -> Option<u64> {
+    bytes
+        .split(|&b| b == b'\n')
+        .position(|line| line.len() > MAX_LINE_BYTES)
+        .map(|index| index as u64 + 1)
+}
+
 fn first_nonblank_line(bytes: &[u8]) -> Option<&[u8]> {
     bytes
         .split(|&b| b == b'\n')
@@ -243,19 +260,26 @@ fn read_delimited(
     delimiter: u8,
     reader: &mut RowReader,
 ) -> Result<()> {
+    // The `csv` crate (1.4) drops a byte order mark at the start of its
+    // input. The caller has removed the one that may start the file, so a
+    // second one is part of the first field, and a line end put before the
+    // text keeps it there. Line numbers are then one too high.
+    let second_mark = bytes.starts_with(b"\xEF\xBB\xBF");
+    let prefix: &[u8] = if second_mark { b"\n" } else { b"" };
+    let shift = prefix.len() as u64;
     // Fields are trimmed below, after the check for line breaks.
     let mut csv = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
         .delimiter(delimiter)
-        .from_reader(bytes);
+        .from_reader(std::io::Read::chain(prefix, bytes));
     let mut record = csv::ByteRecord::new();
     loop {
         match csv.read_byte_record(&mut record) {
             Ok(true) => {}
             Ok(false) => return Ok(()),
             Err(error) => {
-                let line = error.position().map_or(0, |p| p.line());
+                let line = error.position().map_or(0, |p| p.line() - shift);
                 return Err(Error::Row {
                     path: reader.path.clone(),
                     line,
@@ -263,7 +287,19 @@ fn read_delimited(
                 });
             }
         }
-        let line = record.position().map_or(0, |p| record_line(bytes, p));
+        let line = record.position().map_or(0, |position| {
+            // The position in `bytes`, where the first record starts at
+            // byte 0 of line 1 rather than at the line end put before it.
+            let mut position = position.clone();
+            if position.byte() < shift {
+                position.set_byte(0);
+                position.set_line(1);
+            } else {
+                position.set_byte(position.byte() - shift);
+                position.set_line(position.line() - shift);
+            }
+            record_line(bytes, &position)
+        });
         // No rating field contains a line break, so one means that a quoted
         // field ran on to the following lines.
         // NOTE: a quote left open on the last line, with no line end after
@@ -613,13 +649,21 @@ impl RowReader {
                 "expected an id, found an empty field".into(),
             ));
         }
-        std::str::from_utf8(field).map_err(|_| {
+        let id = std::str::from_utf8(field).map_err(|_| {
             self.error(
                 column,
                 line,
                 format!("expected UTF-8 text, found {}", quote(field)),
             )
-        })
+        })?;
+        match find_invalid_char(id) {
+            None => Ok(id),
+            Some(invalid) => Err(self.error(
+                column,
+                line,
+                format!("the id {} contains {invalid}", quote(field)),
+            )),
+        }
     }
 
     fn parse_rating(&self, field: &[u8], line: u64) -> Result<f32> {
@@ -684,7 +728,7 @@ impl RowReader {
             let detail = if empty_input {
                 "the file is empty".to_string()
             } else if self.skipped > 0 {
-                format!("all {} rows were skipped as unreadable", self.skipped)
+                skipped_detail(self.skipped)
             } else if self.header_line.is_some() {
                 "it contains only a header line".to_string()
             } else {
@@ -704,6 +748,14 @@ impl RowReader {
             skipped: self.skipped,
             skipped_examples: self.skipped_examples,
         })
+    }
+}
+
+/// Describes a file whose `skipped` rows were all skipped.
+pub(crate) fn skipped_detail(skipped: usize) -> String {
+    match skipped {
+        1 => "its one row was skipped as unreadable".to_string(),
+        _ => format!("all {skipped} rows were skipped as unreadable"),
     }
 }
 
@@ -825,15 +877,16 @@ fn separator_name(format: Format) -> &'static str {
     }
 }
 
-/// Quotes a field for a message, cut to a readable length.
+/// Quotes a field for a message, cut to a readable length, with control
+/// characters and byte order marks written as escapes such as `\u{7}`.
 fn quote(field: &[u8]) -> String {
     const LIMIT: usize = 40;
     let text = String::from_utf8_lossy(field);
     if text.chars().count() > LIMIT {
         let cut: String = text.chars().take(LIMIT).collect();
-        format!("\"{cut}...\"")
+        format!("\"{}...\"", escape_invisible(&cut))
     } else {
-        format!("\"{text}\"")
+        format!("\"{}\"", escape_invisible(&text))
     }
 }
 
@@ -934,6 +987,24 @@ mod tests {
         assert_eq!(ratings.len(), 2);
         assert_eq!(report.skipped_rows, 2);
         assert_eq!(report.skipped_examples.len(), 2);
+    }
+
+    #[test]
+    fn skipped_rows_counted_in_words() {
+        let options = LoadOptions {
+            format: None,
+            skip_bad_rows: true,
+        };
+        for (text, detail) in [
+            ("1,2,x\n", "(its one row was skipped as unreadable)"),
+            ("1,2,x\n1,3,y\n", "(all 2 rows were skipped as unreadable)"),
+        ] {
+            let error =
+                parse_ratings(text.as_bytes(), Path::new("r.csv"), &options)
+                    .unwrap_err()
+                    .to_string();
+            assert!(error.ends_with(detail), "{error}");
+        }
     }
 
     #[test]

@@ -5,6 +5,7 @@ pub mod dense;
 mod fast;
 pub mod generate;
 pub mod ids;
+pub mod input;
 pub mod items;
 pub mod load;
 pub mod matrix;

@@ -103,8 +103,9 @@ fn shuffled_split(
     let test_len = (len as f64 * fraction).round() as usize;
     if test_len == 0 || test_len == len {
         return Err(Error::Invalid(format!(
-            "cannot split {len} ratings with {name} {fraction}: one part \
-             would be empty"
+            "cannot split {} with {name} {fraction}: one part would be \
+             empty",
+            crate::plural::count(len, "rating")
         )));
     }
     let mut positions: Vec<usize> = (0..len).collect();
@@ -287,7 +288,9 @@ pub fn temporal_split(
         };
         return Err(Error::Invalid(format!(
             "{setting} leaves one part of the temporal split empty; the \
-             {len} ratings have timestamps from {first} to {last}"
+             {} {} timestamps from {first} to {last}",
+            crate::plural::count(len, "rating"),
+            crate::plural::form(len, "has", "have")
         )));
     }
     Ok(split)

@@ -61,9 +61,21 @@ pub struct RankingMetrics {
 
 /// The default relevance threshold: three quarters of the way up the
 /// training rating range, which is 4 on a 1..5 scale.
+///
+/// The bounds are taken as the decimals they print as and the threshold
+/// is computed in `f64`, so that 1 and 7.52 give the `f32` nearest to
+/// 5.89, which prints as 5.89, rather than the `f32` sum 5.8899994.
 pub fn default_relevance_threshold(model: &Model) -> f32 {
     let (low, high) = model.rating_range;
-    low + 0.75 * (high - low)
+    three_quarters_up(low, high)
+}
+
+fn three_quarters_up(low: f32, high: f32) -> f32 {
+    let decimal = |value: f32| {
+        value.to_string().parse::<f64>().unwrap_or(f64::from(value))
+    };
+    let (low, high) = (decimal(low), decimal(high));
+    (low + 0.75 * (high - low)) as f32
 }
 
 /// Scores of one user's list.
@@ -166,6 +178,27 @@ fn list_scores(hits: &[bool], relevant: usize, n: usize) -> ListScores {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn default_threshold_prints_as_typed() {
+        let cases = [
+            (1.0, 5.0, "4"),
+            (0.5, 5.0, "3.875"),
+            (1.0, 7.52, "5.89"),
+            (0.1, 0.7, "0.55"),
+            (-1.0, 1.0, "0.5"),
+            (1.0, 10.0, "7.75"),
+            (0.5, 1.1, "0.95"),
+            (0.5, 1.2, "1.025"),
+        ];
+        for (low, high, expected) in cases {
+            let found = three_quarters_up(low, high).to_string();
+            assert_eq!(found, expected, "{low}..{high}");
+        }
+        // The same sum in f32 arithmetic prints as 0.95000005.
+        let (low, high) = (std::hint::black_box(0.5f32), 1.1f32);
+        assert_eq!((low + 0.75 * (high - low)).to_string(), "0.95000005");
+    }
 
     #[test]
     fn list_scores_by_hand() {

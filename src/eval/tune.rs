@@ -19,6 +19,7 @@ use std::time::Instant;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 
 use super::parallel::run_tasks;
@@ -192,8 +193,15 @@ pub struct TuneSettings {
     pub at_once: usize,
 }
 
+/// Maximum trial count of a random search. Each trial trains a model per
+/// fold, so a larger count could never finish.
+pub const MAX_TRIALS: usize = 100_000;
+
 /// The cross-validated figures of one candidate.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+///
+/// As JSON, each figure appears once: `rmse` and `mae`, and for a ranking
+/// metric its `score` under the metric's name, such as `ndcg`.
+#[derive(Debug, Clone, PartialEq)]
 pub struct TrialResult {
     /// Place in the ranking, 1 for the best.
     pub rank: usize,
@@ -213,6 +221,8 @@ pub struct TrialResult {
     pub rmse: Spread,
     /// MAE over the folds.
     pub mae: Spread,
+    /// The metric that ranks the candidates.
+    pub metric: Metric,
     /// The ranking figure over the folds; equal to `rmse` or `mae` when
     /// that is the metric.
     pub score: Spread,
@@ -221,6 +231,33 @@ pub struct TrialResult {
     /// Mean training time per fold of the run that produced this
     /// candidate, shared with candidates that differ only in epochs.
     pub train_seconds: f64,
+}
+
+impl Serialize for TrialResult {
+    fn serialize<S: Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("rank", &self.rank)?;
+        map.serialize_entry("candidate", &self.candidate)?;
+        map.serialize_entry("factors", &self.factors)?;
+        map.serialize_entry("epochs", &self.epochs)?;
+        map.serialize_entry("learning_rate", &self.learning_rate)?;
+        map.serialize_entry("regularization", &self.regularization)?;
+        map.serialize_entry(
+            "regularization_exponent",
+            &self.regularization_exponent,
+        )?;
+        map.serialize_entry("rmse", &self.rmse)?;
+        map.serialize_entry("mae", &self.mae)?;
+        if self.metric.is_ranking() {
+            map.serialize_entry(self.metric.name(), &self.score)?;
+        }
+        map.serialize_entry("fold_scores", &self.fold_scores)?;
+        map.serialize_entry("train_seconds", &self.train_seconds)?;
+        map.end()
+    }
 }
 
 impl TrialResult {
@@ -301,14 +338,11 @@ pub fn candidates(settings: &TuneSettings) -> Result<Vec<TrainParams>> {
             if trials == 0 {
                 return Err(invalid("--trials", 0, "must be at least 1"));
             }
-            // Each trial trains a model per fold, so a count this large
-            // could never finish; reject it rather than run for days.
-            const MAX_TRIALS: usize = 100_000;
             if trials > MAX_TRIALS {
                 return Err(invalid(
                     "--trials",
                     trials,
-                    "must be at most 100000",
+                    &format!("must be at most {MAX_TRIALS}"),
                 ));
             }
             let mut rng = ChaCha8Rng::seed_from_u64(base.seed);
@@ -535,6 +569,7 @@ pub fn tune(
                 regularization_exponent: params.regularization_exponent,
                 rmse: spread(|f| f.rmse),
                 mae: spread(|f| f.mae),
+                metric: settings.metric,
                 score: spread(|f| f.score),
                 fold_scores: values(|f| f.score),
                 train_seconds: seconds[index],

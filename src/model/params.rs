@@ -12,9 +12,11 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct TrainParams {
-    /// Length of each user and item factor vector. Default 128, at least 1.
+    /// Length of each user and item factor vector. Default 128, 1 to
+    /// [`TrainParams::MAX_FACTORS`].
     pub factors: usize,
-    /// Passes over the training ratings. Default 60, at least 1.
+    /// Passes over the training ratings. Default 60, 1 to
+    /// [`TrainParams::MAX_EPOCHS`].
     pub epochs: usize,
     /// SGD step size in the first epoch. Default 0.015, above 0.
     pub learning_rate: f32,
@@ -42,13 +44,14 @@ pub struct TrainParams {
     /// Seed of every random choice: initial factors, the order of ratings
     /// within a block and the order of blocks. Default 42.
     pub seed: u64,
-    /// Worker threads; 0 uses one per core. Default 0.
+    /// Worker threads; 0 uses one per core. Default 0, at most
+    /// [`TrainParams::MAX_THREADS`].
     pub threads: usize,
     /// Bands the users and the items are each cut into, giving
     /// `blocks * blocks` blocks; 0 picks `max(8, 2 * threads)`. The model
     /// depends on this number, not on the thread count, so with the same
     /// seed and blocks it is bit-identical for any number of threads.
-    /// Default 0.
+    /// Default 0, at most [`TrainParams::MAX_BLOCKS`].
     pub blocks: usize,
 }
 
@@ -80,6 +83,16 @@ fn invalid(name: &'static str, value: impl ToString, reason: &str) -> Error {
 }
 
 impl TrainParams {
+    /// Maximum `factors`.
+    pub const MAX_FACTORS: usize = 4096;
+    /// Maximum `epochs`, far above the default of 60, so that a mistyped
+    /// count fails at once instead of training for days.
+    pub const MAX_EPOCHS: usize = 10_000;
+    /// Maximum `threads`.
+    pub const MAX_THREADS: usize = 1024;
+    /// Maximum `blocks`.
+    pub const MAX_BLOCKS: usize = 1024;
+
     /// Checks every setting against its valid range.
     ///
     /// # Errors
@@ -87,15 +100,19 @@ impl TrainParams {
     /// Returns [`Error::InvalidParameter`] naming the first bad setting,
     /// by its command-line option, and its value.
     pub fn validate(&self) -> Result<()> {
-        if self.factors == 0 || self.factors > 4096 {
+        if !(1..=Self::MAX_FACTORS).contains(&self.factors) {
             return Err(invalid(
                 "--factors",
                 self.factors,
-                "must be 1 to 4096",
+                &format!("must be 1 to {}", Self::MAX_FACTORS),
             ));
         }
-        if self.epochs == 0 {
-            return Err(invalid("--epochs", self.epochs, "must be at least 1"));
+        if !(1..=Self::MAX_EPOCHS).contains(&self.epochs) {
+            return Err(invalid(
+                "--epochs",
+                self.epochs,
+                &format!("must be 1 to {}", Self::MAX_EPOCHS),
+            ));
         }
         let lr = self.learning_rate;
         if !(lr.is_finite() && lr > 0.0) {
@@ -149,15 +166,19 @@ impl TrainParams {
                 "must be between 0 and 1",
             ));
         }
-        if self.threads > 1024 {
+        if self.threads > Self::MAX_THREADS {
             return Err(invalid(
                 "--threads",
                 self.threads,
-                "must be 0 to 1024",
+                &format!("must be 0 to {}", Self::MAX_THREADS),
             ));
         }
-        if self.blocks > 1024 {
-            return Err(invalid("--blocks", self.blocks, "must be 0 to 1024"));
+        if self.blocks > Self::MAX_BLOCKS {
+            return Err(invalid(
+                "--blocks",
+                self.blocks,
+                &format!("must be 0 to {}", Self::MAX_BLOCKS),
+            ));
         }
         Ok(())
     }
@@ -194,7 +215,7 @@ mod tests {
     #[test]
     fn bad_values_name_option_and_value() {
         type Change = fn(&mut TrainParams);
-        let cases: [(Change, &str); 6] = [
+        let cases: [(Change, &str); 7] = [
             (|p| p.learning_rate = -0.01, "invalid --learning-rate -0.01"),
             (
                 |p| p.learning_rate = f32::NAN,
@@ -202,6 +223,10 @@ mod tests {
             ),
             (|p| p.factors = 0, "invalid --factors 0"),
             (|p| p.epochs = 0, "invalid --epochs 0"),
+            (
+                |p| p.epochs = 10_001,
+                "invalid --epochs 10001: must be 1 to 10000",
+            ),
             (|p| p.decay = 1.5, "invalid --decay 1.5"),
             (|p| p.regularization = -1.0, "invalid --regularization -1"),
         ];

@@ -324,12 +324,13 @@ pub fn save(
 ///
 /// # Errors
 ///
-/// Fails with [`Error::Model`] when the file is not a safetensors file, is
-/// not a descent model, has another format version, is truncated, or its
-/// checksum does not match.
+/// Fails when the file cannot be read (see
+/// [`crate::data::input::read_binary`]), and with [`Error::Model`] when it
+/// is not a safetensors file, is not a descent model, has another format
+/// version, is truncated, or its checksum does not match.
 pub fn load(path: impl AsRef<Path>) -> Result<Model> {
     let path = path.as_ref();
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes = crate::data::input::read_binary(path)?;
     from_bytes(&bytes, path)
 }
 
@@ -482,7 +483,8 @@ fn check_shapes(model: &Model) -> std::result::Result<(), String> {
     for (name, found, expected) in expectations {
         if found != expected {
             return Err(format!(
-                "{name} has {found} values, expected {expected}"
+                "{name} has {}, expected {expected}",
+                crate::plural::count(found, "value")
             ));
         }
     }

@@ -306,8 +306,10 @@ fn check_factor_memory(
         name: "--factors",
         value: factors.to_string(),
         reason: format!(
-            "the factors of {users} users and {items} items would take \
-             {:.1} GB, more than can be allocated; use fewer factors",
+            "the factors of {} and {} would take {:.1} GB, more than can \
+             be allocated; use fewer factors",
+            crate::plural::count(users, "user"),
+            crate::plural::count(items, "item"),
             bytes / 1e9
         ),
     })

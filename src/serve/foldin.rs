@@ -26,6 +26,7 @@ use std::path::Path;
 
 use nalgebra::{DMatrix, DVector};
 
+use crate::data::ids::{escape_invisible, find_invalid_char};
 use crate::data::load::{normalize_line_ends, parse_ratings, LoadOptions};
 use crate::error::{Error, Result};
 use crate::model::{sgd, Fallback, Model, Prediction};
@@ -218,9 +219,9 @@ fn solve(
     let right = design.tr_mul(&targets);
     let cholesky = normal.cholesky().ok_or_else(|| {
         Error::Invalid(format!(
-            "fold-in of {n} ratings has no unique solution with factor \
-             penalty {lambda_p}; use a model trained with --regularization \
-             above 0"
+            "fold-in of {} has no unique solution with factor penalty \
+             {lambda_p}; use a model trained with --regularization above 0",
+            crate::plural::count(n, "rating")
         ))
     })?;
     let solution = cholesky.solve(&right);
@@ -229,9 +230,11 @@ fn solve(
         solution.iter().skip(1).map(|&v| v as f32).collect();
     if !bias.is_finite() || factors.iter().any(|v| !v.is_finite()) {
         return Err(Error::Invalid(format!(
-            "fold-in of {n} ratings gave non-finite factors; the ratings \
-             may be far outside the model's range {} to {}",
-            model.rating_range.0, model.rating_range.1
+            "fold-in of {} gave non-finite factors; the ratings may be far \
+             outside the model's range {} to {}",
+            crate::plural::count(n, "rating"),
+            model.rating_range.0,
+            model.rating_range.1
         )));
     }
     Ok((bias, factors))
@@ -350,6 +353,17 @@ fn parse_pairs(text: &str, path: &Path) -> Result<Vec<(String, f32)>> {
                 line: line_number,
                 column: "item".into(),
                 message: "the item id is empty".into(),
+            });
+        }
+        if let Some(invalid) = find_invalid_char(fields[0]) {
+            return Err(Error::Parse {
+                path: path.to_path_buf(),
+                line: line_number,
+                column: "item".into(),
+                message: format!(
+                    "the id \"{}\" contains {invalid}",
+                    escape_invisible(fields[0])
+                ),
             });
         }
         pairs.push((fields[0].to_string(), value));
@@ -574,6 +588,17 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("found 1"), "{error}");
+    }
+
+    #[test]
+    fn pairs_reject_invisible_ids() {
+        let text = "318,5\n\u{feff}50,4.5\n".as_bytes();
+        let error = parse_user_ratings(text, Path::new("mine.csv"))
+            .unwrap_err()
+            .to_string();
+        assert!(error.starts_with("mine.csv:2: column \"item\""), "{error}");
+        assert!(error.contains("\"\\u{feff}50\""), "{error}");
+        assert!(error.contains("U+FEFF"), "{error}");
     }
 
     #[test]

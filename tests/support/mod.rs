@@ -164,8 +164,14 @@ impl Summary {
         let (_, rest) = line.rsplit_once(": ")?;
         let (counts, notes) = rest.split_once(" (")?;
         let parts: Vec<&str> = counts.split(", ").collect();
+        // A count of 1 takes the singular: `1 rating`, `2 ratings`.
         let count = |part: &str, unit: &str| -> Option<usize> {
-            part.strip_suffix(unit)?.trim().parse().ok()
+            let number = part
+                .strip_suffix(unit)
+                .or_else(|| part.strip_suffix(unit.strip_suffix('s')?))?;
+            let number: usize = number.trim().parse().ok()?;
+            let plural = part.ends_with('s');
+            (plural != (number == 1)).then_some(number)
         };
         let (low, high) =
             parts.get(3)?.strip_prefix("ratings ")?.split_once(" to ")?;
@@ -212,4 +218,12 @@ fn summary_line_parses() {
     assert_eq!((summary.low, summary.high), (2.0, 5.0));
     assert_eq!(summary.mean, 3.8);
     assert_eq!(summary.notes, "comma-separated, header line skipped");
+
+    let line = "read b.csv: 1 rating, 1 user, 1 item, ratings 4 to 4, \
+                mean 4.0000 (comma-separated)";
+    let summary = Summary::parse(line).unwrap();
+    assert_eq!((summary.ratings, summary.users, summary.items), (1, 1, 1));
+    let wrong = "read c.csv: 1 ratings, 1 user, 1 item, ratings 4 to 4, \
+                 mean 4.0000 (comma-separated)";
+    assert_eq!(Summary::parse(wrong), None, "1 with a plural noun");
 }

@@ -19,6 +19,78 @@ pub(super) fn is_blank(line: &[u8]) -> bool {
     line.trim_ascii().is_empty()
 }
 
+/// The high bit of each byte.
+const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+const LOW_SEVEN_BITS: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+
+/// Returns whether `text` contains a character that the row-by-row reader
+/// rejects in an id: a control character other than LF, CR and, where
+/// they separate fields, tab and form feed, or a byte order mark. Every
+/// C1 control character (U+0080 to U+009F) and a byte order mark counts,
+/// wherever it is, so that the row-by-row reader decides.
+///
+/// The text is read eight bytes at a time. Bit masks mark the bytes below
+/// 0x20 and those equal to DEL, 0xC2 or 0xEF. The UTF-8 of every C1
+/// control starts with 0xC2 and that of the mark with 0xEF, so only these
+/// two need a look at the bytes after them.
+pub(super) fn has_invisible(
+    text: &[u8],
+    tabs_separate: bool,
+    form_feeds_separate: bool,
+) -> bool {
+    let mut base = 0;
+    while base < text.len() {
+        let word = load_word(text, base);
+        // Bytes past the end of the text load as zeros, which are masked.
+        let left = text.len() - base;
+        let inside = if left >= 8 {
+            u64::MAX
+        } else {
+            (1u64 << (8 * left)) - 1
+        };
+        let mut allowed =
+            zero_bytes(word ^ LINE_FEEDS) | zero_bytes(word ^ CARRIAGE_RETURNS);
+        if tabs_separate {
+            allowed |= zero_bytes(word ^ (ONES * u64::from(b'\t')));
+        }
+        if form_feeds_separate {
+            allowed |= zero_bytes(word ^ (ONES * 0x0C));
+        }
+        let controls =
+            (below_space(word) & !allowed) | zero_bytes(word ^ (ONES * 0x7F));
+        if controls & inside != 0 {
+            return true;
+        }
+        let mut leads = (zero_bytes(word ^ (ONES * 0xC2))
+            | zero_bytes(word ^ (ONES * 0xEF)))
+            & inside;
+        while leads != 0 {
+            let at = base + (leads.trailing_zeros() / 8) as usize;
+            leads &= leads - 1;
+            let next = &text[at + 1..];
+            let invisible = if text[at] == 0xC2 {
+                next.first().is_some_and(|b| (0x80..=0x9F).contains(b))
+            } else {
+                next.starts_with(b"\xBB\xBF")
+            };
+            if invisible {
+                return true;
+            }
+        }
+        base += 8;
+    }
+    false
+}
+
+/// Sets the high bit of each byte of `word` that is below 0x20, and no
+/// other bit.
+#[inline(always)]
+fn below_space(word: u64) -> u64 {
+    // Adding 0x60 to the low seven bits sets the high bit exactly when
+    // they are at least 0x20, with no carry into the next byte.
+    !(((word & LOW_SEVEN_BITS) + ONES * 0x60) | word) & HIGH_BITS
+}
+
 /// Splits a line, without its line end, into its trimmed fields, as the
 /// row-by-row reader does for a line without quotes or carriage returns.
 /// Returns the field count, or `None` for more than four fields.

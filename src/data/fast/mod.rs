@@ -13,9 +13,12 @@
 //! [`load`] and [`parse`] return `None` for any row that the row-by-row
 //! reader would reject, and for any text that it would split differently:
 //! a quote, a carriage return that does not end a line, or a second byte
-//! order mark. They also return `None` when the first block contains no
-//! row. The caller then runs the row-by-row reader, which gives the
-//! messages.
+//! order mark. They also return `None` for a line longer than
+//! [`MAX_LINE_BYTES`]. The same holds for a byte order mark anywhere in
+//! the rows, and for a control character that neither separates fields nor
+//! ends a line, because the row-by-row reader rejects such a character in
+//! an id. They also return `None` when the first block contains no row.
+//! The caller then runs the row-by-row reader, which gives the messages.
 
 mod chunk;
 mod number;
@@ -26,10 +29,11 @@ use std::io::{self, Read};
 
 use rayon::prelude::*;
 
+use crate::data::input::MAX_LINE_BYTES;
 use crate::data::load::{is_header, EntryLines, Format, LoadOptions, Rows};
 use crate::data::{IdMap, Rating, Ratings};
 
-use chunk::{is_blank, split, trim_line_end, Chunk, ChunkRows};
+use chunk::{has_invisible, is_blank, split, trim_line_end, Chunk, ChunkRows};
 use table::IdTable;
 
 /// Bytes of a file read and parsed at a time.
@@ -103,6 +107,11 @@ pub(crate) fn load_in_blocks(
             return Ok(reader.finish());
         }
         let Some(end) = memchr::memrchr(b'\n', text).map(|at| at + 1) else {
+            if text.len() > MAX_LINE_BYTES {
+                // The row-by-row reader names the line, reading no more
+                // of the file than up to its end.
+                return Ok(None);
+            }
             // The block contains part of one line, so more of it is read.
             current.resize(current.len() * 2, 0);
             end_of_file = fill(&mut file, &mut current, &mut filled)?;
@@ -170,6 +179,9 @@ struct ChunkScan {
     lines: usize,
     quotes: bool,
     carriage_returns: bool,
+    /// Whether a line is longer than [`MAX_LINE_BYTES`], or a control
+    /// character or byte order mark needs the row-by-row reader.
+    needs_precise: bool,
 }
 
 /// The rows of a file read so far, block by block.
@@ -218,10 +230,15 @@ impl BlockReader {
             }
         };
         let chunks = split_at_line_ends(text, self.chunks);
-        let scans: Vec<ChunkScan> =
-            chunks.par_iter().map(|chunk| scan(chunk)).collect();
+        let scans: Vec<ChunkScan> = chunks
+            .par_iter()
+            .map(|chunk| scan(chunk, layout.format))
+            .collect();
         let delimited = matches!(layout.format, Format::Csv | Format::Tsv);
         if delimited && scans.iter().any(|scan| scan.quotes) {
+            return None;
+        }
+        if scans.iter().any(|scan| scan.needs_precise) {
             return None;
         }
 
@@ -363,7 +380,7 @@ fn first_row(bytes: &[u8], format: Option<Format>) -> Option<FirstRow> {
         let end = memchr::memchr(b'\n', &bytes[start..])
             .map_or(bytes.len(), |at| start + at + 1);
         let line = trim_line_end(&bytes[start..end]);
-        if line.contains(&b'\r') {
+        if line.contains(&b'\r') || line.len() > MAX_LINE_BYTES {
             return None;
         }
         if is_blank(line) {
@@ -426,14 +443,34 @@ fn split_at_line_ends(text: &[u8], chunks: usize) -> Vec<&[u8]> {
     pieces
 }
 
-fn scan(text: &[u8]) -> ChunkScan {
-    let ends = memchr::memchr_iter(b'\n', text).count();
+fn scan(text: &[u8], format: Format) -> ChunkScan {
+    let mut ends = 0;
+    let mut line_start = 0;
+    let mut longest = 0;
+    for end in memchr::memchr_iter(b'\n', text) {
+        longest = longest.max(line_length(&text[line_start..end]));
+        line_start = end + 1;
+        ends += 1;
+    }
+    longest = longest.max(line_length(&text[line_start..]));
     let unterminated = text.last().is_some_and(|&b| b != b'\n');
+    // Tabs separate the fields of tab-separated files, and every kind of
+    // ASCII whitespace those of whitespace-separated ones.
+    let tabs_separate = matches!(format, Format::Tsv | Format::Whitespace);
+    let form_feeds_separate = format == Format::Whitespace;
     ChunkScan {
         lines: ends + usize::from(unterminated),
         quotes: memchr::memchr(b'"', text).is_some(),
         carriage_returns: memchr::memchr(b'\r', text).is_some(),
+        needs_precise: longest > MAX_LINE_BYTES
+            || has_invisible(text, tabs_separate, form_feeds_separate),
     }
+}
+
+/// Returns the length of a line without its line end, where a carriage
+/// return at its end is one.
+fn line_length(line: &[u8]) -> usize {
+    line.strip_suffix(b"\r").unwrap_or(line).len()
 }
 
 /// Interns the ids of each chunk, in chunk order, into `all`, and returns

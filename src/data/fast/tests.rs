@@ -7,9 +7,13 @@ use std::path::Path;
 
 use proptest::prelude::*;
 
+use super::chunk::has_invisible;
 use super::{load_in_blocks, BlockReader};
 use crate::data::generate::{generate, SyntheticSpec};
-use crate::data::load::{read_rows_precise, Format, LoadOptions, Rows};
+use crate::data::input::MAX_LINE_BYTES;
+use crate::data::load::{
+    normalize_line_ends, read_rows_precise, Format, LoadOptions, Rows,
+};
 use crate::error::Result;
 
 const PATH: &str = "r.csv";
@@ -68,17 +72,62 @@ fn assert_same(expected: Rows, found: Rows, case: &str) {
     );
 }
 
-/// Returns whether the row-by-row reader must read `text`. That is the
-/// case for a carriage return that does not end a line, and in a comma- or
-/// tab-separated file for a quote or a second byte order mark, because the
-/// `csv` crate reads quoted fields and drops the mark.
-fn needs_precise(text: &[u8], format: Format) -> bool {
+/// Returns whether the row-by-row reader must read `text`, whose header,
+/// if it has one, is on `header_line`. That is the case for a carriage
+/// return that does not end a line, and in a comma- or tab-separated file
+/// for a quote or a second byte order mark, because the `csv` crate reads
+/// quoted fields and drops the mark. It is also the case for a line longer
+/// than [`MAX_LINE_BYTES`] and for a character in the rows that the
+/// row-by-row reader rejects in an id (see [`invisible_in_rows`]).
+fn needs_precise(
+    text: &[u8],
+    format: Format,
+    header_line: Option<u64>,
+) -> bool {
     let delimited = matches!(format, Format::Csv | Format::Tsv);
     let lone_carriage_return = text.iter().enumerate().any(|(at, &b)| {
         b == b'\r' && text.get(at + 1).is_some_and(|&n| n != b'\n')
     });
     let second_mark = without_bom(text).starts_with(BYTE_ORDER_MARK.as_bytes());
-    lone_carriage_return || (delimited && (text.contains(&b'"') || second_mark))
+    let normalized = normalize_line_ends(without_bom(text));
+    let long_line = normalized
+        .split(|&b| b == b'\n')
+        .any(|line| line.len() > MAX_LINE_BYTES);
+    lone_carriage_return
+        || (delimited && (text.contains(&b'"') || second_mark))
+        || long_line
+        || invisible_in_rows(&normalized, format, header_line)
+}
+
+/// Returns whether a line from the first row on, after the header if
+/// there is one, contains a control character that does not separate
+/// fields or end a line, or a byte order mark, judged one character at a
+/// time.
+fn invisible_in_rows(
+    normalized: &[u8],
+    format: Format,
+    header_line: Option<u64>,
+) -> bool {
+    let lines: Vec<&[u8]> = normalized.split(|&b| b == b'\n').collect();
+    let first_row = match header_line {
+        Some(header) => header as usize,
+        None => lines
+            .iter()
+            .position(|line| !line.trim_ascii().is_empty())
+            .unwrap_or(lines.len()),
+    };
+    lines[first_row..]
+        .iter()
+        .any(|line| invisible_chars(line, format))
+}
+
+fn invisible_chars(line: &[u8], format: Format) -> bool {
+    String::from_utf8_lossy(line).chars().any(|c| match c {
+        '\n' | '\r' => false,
+        '\t' => !matches!(format, Format::Tsv | Format::Whitespace),
+        '\u{c}' => format != Format::Whitespace,
+        c => c.is_control() || c == '\u{feff}',
+    })
 }
 
 /// Reads `text` with both readers in every way and compares the results.
@@ -92,11 +141,11 @@ fn check(
         Ok(rows) => rows.skipped == 0,
         Err(_) => false,
     };
-    let format = match &expected {
-        Ok(rows) => rows.format,
-        Err(_) => options.format.unwrap_or(Format::Csv),
+    let (format, header_line) = match &expected {
+        Ok(rows) => (rows.format, rows.header_line),
+        Err(_) => (options.format.unwrap_or(Format::Csv), None),
     };
-    let expect_fast = clean && !needs_precise(text, format);
+    let expect_fast = clean && !needs_precise(text, format, header_line);
     for chunks in [1, 2, 3, 7] {
         let found = parse_in_chunks(text, options, chunks);
         prop_assert_eq!(
@@ -129,6 +178,24 @@ const SEPARATORS: [(&str, Format); 5] = [
     (" ", Format::Whitespace),
     (" \t ", Format::Whitespace),
 ];
+
+/// Ids that the row-by-row reader rejects: control characters that
+/// separate no fields, and a byte order mark.
+const INVISIBLE_IDS: &[&str] = &[
+    "\u{feff}3",
+    "a\u{7}",
+    "b\u{85}",
+    "\u{0}",
+    "t\tu",
+    "v\u{c}w",
+    "\u{7f}",
+    "\u{b}",
+];
+
+/// Generates an id from `pool`, and now and then one of [`INVISIBLE_IDS`].
+fn id(pool: &'static [&'static str]) -> impl Strategy<Value = String> {
+    prop_oneof![30 => field(pool), 1 => field(INVISIBLE_IDS)]
+}
 
 fn field(pool: &'static [&'static str]) -> impl Strategy<Value = String> {
     (prop::sample::select(pool), prop::bool::weighted(0.1)).prop_map(
@@ -165,7 +232,7 @@ fn line() -> impl Strategy<Value = Vec<String>> {
     let times: &'static [&'static str] =
         &["1156284335", "0", "-5", "+7", "99999999999", "x", ""];
     prop_oneof![
-        12 => (field(users), field(items), field(ratings), field(times), prop::bool::ANY)
+        12 => (id(users), id(items), field(ratings), field(times), prop::bool::ANY)
             .prop_map(|(user, item, rating, time, timed)| {
                 let mut fields = vec![user, item, rating];
                 if timed {
@@ -176,6 +243,7 @@ fn line() -> impl Strategy<Value = Vec<String>> {
         1 => prop::sample::select(&["", "  ", "\t"][..])
             .prop_map(|blank| vec![blank.to_string()]),
         1 => Just(vec!["\"1\"".to_string(), "5".to_string(), "4".to_string()]),
+        1 => Just(vec!["\u{feff}1".to_string(), "5".to_string(), "4".to_string()]),
     ]
 }
 
@@ -272,6 +340,18 @@ fn hand_made_files_read_alike() {
         "1,2,3\n1,3,-0\n1,4,1e-3\n1,5,+2\n",
         "1,2,3,9223372036854775807\n1,3,3,-9223372036854775808\n",
         "1,2,3,9223372036854775808\n",
+        "1,2,3\n\u{feff}2,2,4\n",
+        "\u{feff}1\t2\t3\n\u{feff}2\t2\t4\n",
+        "\u{feff}\u{feff}1::2::3\n",
+        "\u{feff}\u{feff}u,i,r\n1,2,3\n",
+        "u,i,r\n1,2,3\nu,i,r\n\u{feff}u,i,r\n",
+        "1 2\u{b} 3\n",
+        "1\u{c}2\u{c}3\n2\t2 4\n",
+        "1,2\t,3\n2,2\tx,4\n",
+        "1,2,3\n2,\u{85},4\n",
+        "1,2,3\n2,\u{a0},4\n",
+        "1,\u{fffd},3\n2,\u{7f},4\n",
+        "u\u{7},i,r\n1,2,3\n",
     ];
     for text in cases {
         for skip_bad_rows in [false, true] {
@@ -281,6 +361,73 @@ fn hand_made_files_read_alike() {
             };
             check(text.as_bytes(), &options).unwrap();
         }
+    }
+}
+
+#[test]
+fn long_lines_read_alike() {
+    let padding = " ".repeat(MAX_LINE_BYTES - 4);
+    let cases = [
+        format!("1,2,3\n2,2,4{padding}\n"),
+        format!("1,2,3\n2,2,4{padding} \n"),
+        format!("1,2,3\n{padding}     \r\n2,2,4\n"),
+        format!("{padding}     \n1,2,3\n"),
+        format!("1,2,3\n2,2,4{padding} "),
+        format!("u i r{padding} \n1 2 3\n"),
+    ];
+    for text in &cases {
+        for skip_bad_rows in [false, true] {
+            let options = LoadOptions {
+                format: None,
+                skip_bad_rows,
+            };
+            check(text.as_bytes(), &options).unwrap();
+        }
+    }
+    let error = precise(cases[1].as_bytes(), &LoadOptions::default())
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(error.starts_with("r.csv:2: the line is longer"), "{error}");
+}
+
+/// Returns what [`has_invisible`] returns, one byte at a time.
+fn has_invisible_reference(
+    text: &[u8],
+    tabs_separate: bool,
+    form_feeds_separate: bool,
+) -> bool {
+    text.iter().enumerate().any(|(at, &b)| {
+        let next = &text[at + 1..];
+        match b {
+            b'\n' | b'\r' => false,
+            b'\t' => !tabs_separate,
+            0x0C => !form_feeds_separate,
+            0..=0x1F | 0x7F => true,
+            0xC2 => next.first().is_some_and(|n| (0x80..=0x9F).contains(n)),
+            0xEF => next.starts_with(b"\xBB\xBF"),
+            _ => false,
+        }
+    })
+}
+
+proptest! {
+    #[test]
+    fn invisible_bytes_found_by_words(
+        text in prop::collection::vec(
+            prop::sample::select(&[
+                b'1', b',', b' ', b'\n', b'\r', b'\t', 0x0C, 0x07, 0x7F,
+                0xC2, 0x85, 0xA0, 0xEF, 0xBB, 0xBF, 0x00,
+            ][..]),
+            0..40,
+        ),
+        tabs_separate in prop::bool::ANY,
+        form_feeds_separate in prop::bool::ANY,
+    ) {
+        prop_assert_eq!(
+            has_invisible(&text, tabs_separate, form_feeds_separate),
+            has_invisible_reference(&text, tabs_separate, form_feeds_separate)
+        );
     }
 }
 

@@ -117,8 +117,9 @@ pub(super) async fn read_body(
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!(
-                "request body is larger than the limit of {limit} bytes \
-                 (set by --max-body-bytes)"
+                "request body is larger than the limit of {} (set by \
+                 --max-body-bytes)",
+                crate::plural::count(limit, "byte")
             ),
         ));
     }
