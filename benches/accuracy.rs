@@ -118,9 +118,12 @@ fn movielens() {
     );
 }
 
-fn synthetic(name: &str, spec: SyntheticSpec) {
+/// Prints one row for planted data from `spec`, with `test_fraction` of
+/// the ratings held out.
+fn synthetic(name: &str, spec: SyntheticSpec, test_fraction: f64) {
     let data = generate(&spec).expect("valid spec");
-    let split = random_split(data.ratings.len(), 0.2, 5).expect("valid");
+    let split =
+        random_split(data.ratings.len(), test_fraction, 5).expect("valid");
     let train = data.ratings.subset(&split.train);
     let test = data.ratings.subset(&split.test);
     let floor = data.noise_floor_at(&split.test);
@@ -153,6 +156,20 @@ fn main() {
             seed: 21,
             ..SyntheticSpec::default()
         },
+        0.2,
+    );
+    synthetic(
+        "full: 2,400 x 2,400, every cell rated, 10% held out",
+        SyntheticSpec {
+            users: 2400,
+            items: 2400,
+            ratings: 2400 * 2400,
+            activity_spread: 0.0,
+            popularity_exponent: 0.0,
+            seed: 21,
+            ..SyntheticSpec::default()
+        },
+        0.1,
     );
     synthetic(
         "MovieLens-like: 6,000 x 4,000, 420k ratings, skewed",
@@ -163,5 +180,6 @@ fn main() {
             seed: 21,
             ..SyntheticSpec::default()
         },
+        0.2,
     );
 }

@@ -453,6 +453,7 @@ fn train_descent(
         let started = Instant::now();
         let mut trainer = Trainer::new(train, params)?;
         let setup = started.elapsed().as_secs_f64();
+        let test = trainer.map_held_out(&data.test);
         let mut elapsed = setup;
         let mut after_epoch = Vec::with_capacity(params.epochs);
         let mut rmse_after_epoch = Vec::with_capacity(params.epochs);
@@ -462,7 +463,7 @@ fn train_descent(
             elapsed += started.elapsed().as_secs_f64();
             after_epoch.push(elapsed);
             let rmse = trainer
-                .rmse_on(&data.test)
+                .rmse_on_held_out(&test)
                 .ok_or("no test rating has a user and item from training")?;
             rmse_after_epoch.push(rmse);
         }

@@ -41,6 +41,8 @@ fn thread_pool(threads: usize) -> rayon::ThreadPool {
 /// Times one epoch per iteration, on a trainer whose state carries over
 /// from one iteration to the next. The operations of an epoch do not
 /// depend on the factor values, so later epochs cost the same as the first.
+/// Rows named `N-threads` use the default settings, AdaGrad steps
+/// included; rows named `N-threads-plain` turn AdaGrad off.
 fn bench_epoch(c: &mut Criterion) {
     let data = synthetic();
     let mut group = c.benchmark_group("epoch");
@@ -50,10 +52,14 @@ fn bench_epoch(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(15));
     for factors in FACTORS {
         let size = format!("{USERS}x{ITEMS}x{RATINGS}x{factors}");
-        for threads in THREADS {
+        for (threads, adagrad) in THREADS
+            .into_iter()
+            .flat_map(|threads| [(threads, true), (threads, false)])
+        {
             let params = TrainParams {
                 factors,
                 threads,
+                adagrad,
                 ..TrainParams::default()
             };
             let pool = thread_pool(threads);
@@ -61,7 +67,9 @@ fn bench_epoch(c: &mut Criterion) {
                 .install(|| Trainer::new(&data.ratings, &params))
                 .expect("the benchmark parameters are valid");
             group.throughput(Throughput::Elements(trainer.len() as u64));
-            let id = BenchmarkId::new(&size, format!("{threads}-threads"));
+            let suffix = if adagrad { "" } else { "-plain" };
+            let name = format!("{threads}-threads{suffix}");
+            let id = BenchmarkId::new(&size, name);
             group.bench_function(id, |b| {
                 b.iter(|| {
                     pool.install(|| trainer.epoch()).expect("training diverged")

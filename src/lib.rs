@@ -34,5 +34,5 @@ pub mod serve;
 
 pub use error::{Error, Result};
 pub use model::params::TrainParams;
-pub use model::train::{fit, fit_with, EpochReport, Trainer};
+pub use model::train::{fit, fit_with, EpochReport, HeldOut, Trainer};
 pub use model::Model;

@@ -113,6 +113,8 @@ fn help_states_units_and_defaults() {
         "--factors",
         "--epochs",
         "--learning-rate",
+        "--adagrad",
+        "--adagrad-initial-accumulator",
         "--decay",
         "--regularization",
         "--bias-regularization",
@@ -541,6 +543,37 @@ fn bad_learning_rate_rejected() {
         run.stderr
     );
     assert!(!model.exists(), "model written for a non-number");
+}
+
+#[test]
+fn adagrad_options_saved_and_checked() {
+    let fixture = Fixture::new();
+    for (value, expected) in [("false", false), ("true", true)] {
+        let model = fixture.path(&format!("adagrad-{value}.st"));
+        let json =
+            train(&fixture.ratings, &model, &["--adagrad", value, "--json"])
+                .success()
+                .json();
+        assert_eq!(json["params"]["adagrad"], expected, "{json}");
+    }
+
+    let model = fixture.path("maybe.st");
+    let run = train(&fixture.ratings, &model, &["--adagrad", "maybe"]);
+    assert_eq!(run.code, 2, "--adagrad maybe accepted: {}", run.stderr);
+    assert!(
+        run.stderr.contains("maybe"),
+        "value not named: {}",
+        run.stderr
+    );
+
+    for value in ["0", "-1", "inf"] {
+        let model = fixture.path(&format!("initial-{value}.st"));
+        let extra = ["--adagrad-initial-accumulator", value];
+        let run = train(&fixture.ratings, &model, &extra).failure();
+        let expected = format!("invalid --adagrad-initial-accumulator {value}");
+        assert!(run.stderr.contains(&expected), "{value}: {}", run.stderr);
+        assert!(!model.exists(), "{value}: model written");
+    }
 }
 
 #[test]
@@ -1352,7 +1385,7 @@ fn numbers_printed_as_typed() {
     let run = descent(&args).success();
     let line = run.stdout.trim();
     assert_eq!(raw_number(line, "relevance_threshold"), "0.93", "{line}");
-    assert_eq!(raw_number(line, "learning_rate"), "0.015", "{line}");
+    assert_eq!(raw_number(line, "learning_rate"), "0.0175", "{line}");
     assert_eq!(raw_number(line, "decay"), "0.98", "{line}");
 
     let run = descent([

@@ -3,7 +3,7 @@
 
 use descent::data::{Rating, Ratings};
 use descent::model::persist;
-use descent::{fit, Error, Model, TrainParams};
+use descent::{fit, Error, Model, TrainParams, Trainer};
 
 /// A small deterministic rating set with structure to learn: users and
 /// items each fall in one of two groups, and a user rates items of the
@@ -59,6 +59,20 @@ fn thread_count_does_not_change_model() {
 }
 
 #[test]
+fn thread_count_same_model_plain_sgd() {
+    let ratings = grouped_ratings();
+    let plain = |threads| TrainParams {
+        adagrad: false,
+        ..params(threads)
+    };
+    let one = fit(&ratings, &plain(1)).unwrap();
+    let two = fit(&ratings, &plain(2)).unwrap();
+    assert_identical(&one, &two);
+    let adagrad = fit(&ratings, &params(2)).unwrap();
+    assert_ne!(one.user_factors, adagrad.user_factors);
+}
+
+#[test]
 fn other_seed_other_model() {
     let ratings = grouped_ratings();
     let first = fit(&ratings, &params(2)).unwrap();
@@ -80,6 +94,40 @@ fn learns_group_structure() {
     assert!(same.fallback.is_none());
     assert!(same.value > 3.5, "same-group prediction {}", same.value);
     assert!(other.value < 2.5, "other-group prediction {}", other.value);
+}
+
+#[test]
+fn held_out_rmse_matches_rmse_on() {
+    let ratings = grouped_ratings();
+    let mut test = grouped_ratings();
+    let stranger = test.users.intern("stranger");
+    let item = test.items.intern("i1");
+    test.entries.push(Rating {
+        user: stranger,
+        item,
+        value: 3.0,
+    });
+    let mut trainer = Trainer::new(&ratings, &params(1)).unwrap();
+    let held_out = trainer.map_held_out(&test);
+    assert_eq!(held_out.len(), ratings.len(), "the stranger is left out");
+    for _ in 0..3 {
+        trainer.epoch().unwrap();
+        let rmse = trainer.rmse_on_held_out(&held_out);
+        assert!(rmse.is_some());
+        assert_eq!(rmse, trainer.rmse_on(&test));
+    }
+
+    let mut unknown = Ratings::default();
+    let user = unknown.users.intern("stranger");
+    let item = unknown.items.intern("i1");
+    unknown.entries.push(Rating {
+        user,
+        item,
+        value: 3.0,
+    });
+    let empty = trainer.map_held_out(&unknown);
+    assert!(empty.is_empty());
+    assert_eq!(trainer.rmse_on_held_out(&empty), None);
 }
 
 #[test]

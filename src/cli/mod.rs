@@ -168,13 +168,32 @@ struct TrainingArgs {
         value_parser = whole(1, TrainParams::MAX_EPOCHS as u64)
     )]
     epochs: usize,
-    /// SGD step size in the first epoch, above 0.
+    /// SGD step size of the factors in the first epoch, above 0. With --adagrad
+    /// true, each user and item row divides it by the root of its AdaGrad
+    /// sum.
     #[arg(
         long,
         allow_hyphen_values = true,
         default_value_t = TrainParams::default().learning_rate
     )]
     learning_rate: f32,
+    /// Whether each user and item row divides its factor step by the root
+    /// of its running sum of mean squared gradients, as LIBMF does (true
+    /// or false).
+    #[arg(
+        long,
+        action = clap::ArgAction::Set,
+        default_value_t = TrainParams::default().adagrad
+    )]
+    adagrad: bool,
+    /// Starting value of each row's AdaGrad sum, above 0; the first factor
+    /// step of a row is --learning-rate / sqrt(this).
+    #[arg(
+        long,
+        allow_hyphen_values = true,
+        default_value_t = TrainParams::default().adagrad_initial_accumulator
+    )]
+    adagrad_initial_accumulator: f32,
     /// SGD step size of the biases in the first epoch, above 0; shrinks by
     /// --decay like --learning-rate.
     #[arg(long, allow_hyphen_values = true, default_value_t = TrainParams::default().bias_learning_rate)]
@@ -246,6 +265,8 @@ impl TrainingArgs {
             factors: self.factors,
             epochs: self.epochs,
             learning_rate: self.learning_rate,
+            adagrad: self.adagrad,
+            adagrad_initial_accumulator: self.adagrad_initial_accumulator,
             bias_learning_rate: self.bias_learning_rate,
             decay: self.decay,
             regularization: self.regularization,

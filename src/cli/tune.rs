@@ -134,6 +134,22 @@ pub(super) struct TuneCommand {
     /// for --search random.
     #[arg(long, default_value = "0.5,0.75")]
     regularization_exponent: String,
+    /// Whether each user and item row divides its factor step by the root
+    /// of its running sum of mean squared gradients (true or false), for
+    /// every candidate.
+    #[arg(
+        long,
+        action = clap::ArgAction::Set,
+        default_value_t = TrainParams::default().adagrad
+    )]
+    adagrad: bool,
+    /// Starting value of each row's AdaGrad sum, for every candidate.
+    #[arg(
+        long,
+        allow_hyphen_values = true,
+        default_value_t = TrainParams::default().adagrad_initial_accumulator
+    )]
+    adagrad_initial_accumulator: f32,
     /// SGD step size of the biases in the first epoch, above 0, for every
     /// candidate.
     #[arg(
@@ -214,6 +230,8 @@ fn parse_choice<T: std::str::FromStr>(
 impl TuneCommand {
     fn settings(&self) -> Result<TuneSettings> {
         let base = TrainParams {
+            adagrad: self.adagrad,
+            adagrad_initial_accumulator: self.adagrad_initial_accumulator,
             bias_learning_rate: self.bias_learning_rate,
             decay: self.decay,
             bias_regularization: self.bias_regularization,
@@ -429,6 +447,8 @@ struct TuneReport<'a> {
 /// Settings shared by every candidate.
 #[derive(serde::Serialize)]
 struct Fixed {
+    adagrad: bool,
+    adagrad_initial_accumulator: f32,
     bias_learning_rate: f32,
     decay: f32,
     bias_regularization: f32,
@@ -460,6 +480,8 @@ fn tune_report<'a>(
         runs_at_once: settings.at_once,
         wall_seconds: outcome.seconds,
         fixed: Fixed {
+            adagrad: base.adagrad,
+            adagrad_initial_accumulator: base.adagrad_initial_accumulator,
             bias_learning_rate: base.bias_learning_rate,
             decay: base.decay,
             bias_regularization: base.bias_regularization,

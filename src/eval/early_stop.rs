@@ -14,7 +14,7 @@ use crate::data::split::validation_split;
 use crate::data::Ratings;
 use crate::error::{Error, Result};
 use crate::model::params::TrainParams;
-use crate::model::train::Trainer;
+use crate::model::train::{HeldOut, Trainer};
 use crate::model::Model;
 
 /// Mixed into the training seed to draw the validation set, so that it
@@ -59,7 +59,7 @@ pub struct EpochPoint {
     /// RMSE on the test ratings whose user and item are in training, when
     /// test ratings were given.
     pub test_rmse: Option<f64>,
-    /// Step size used in the epoch.
+    /// Factor step size of the epoch, before any AdaGrad scaling.
     pub learning_rate: f32,
     /// Seconds since training started, set-up included.
     pub elapsed_seconds: f64,
@@ -121,9 +121,11 @@ pub fn train_tracked(
     let started = Instant::now();
     let Some(settings) = early_stop else {
         let mut trainer = Trainer::new(train, params)?;
+        let test = test.map(|t| trainer.map_held_out(t));
         let mut curve = Vec::with_capacity(params.epochs);
         for _ in 0..params.epochs {
-            let point = run_epoch(&mut trainer, params, None, test, started)?;
+            let point =
+                run_epoch(&mut trainer, params, None, test.as_ref(), started)?;
             observer(&point);
             curve.push(point);
         }
@@ -148,12 +150,15 @@ pub fn train_tracked(
     let fit = train.subset(&split.train);
     let validation = train.subset(&split.test);
     let mut trainer = Trainer::new(&fit, params)?;
-    if trainer.rmse_on(&validation).is_none() {
+    let validation_len = validation.len();
+    let validation = trainer.map_held_out(&validation);
+    let test = test.map(|t| trainer.map_held_out(t));
+    if validation.is_empty() {
         return Err(Error::Invalid(format!(
             "none of the {} validation ratings has a user and an item left \
              in the other {} training ratings; raise \
              --validation-fraction or train without --early-stop",
-            validation.len(),
+            validation_len,
             fit.len()
         )));
     }
@@ -162,8 +167,13 @@ pub fn train_tracked(
     let mut best: Option<(f64, usize, Model)> = None;
     let mut stale = 0;
     for _ in 0..params.epochs {
-        let point =
-            run_epoch(&mut trainer, params, Some(&validation), test, started)?;
+        let point = run_epoch(
+            &mut trainer,
+            params,
+            Some(&validation),
+            test.as_ref(),
+            started,
+        )?;
         observer(&point);
         curve.push(point);
         let rmse = point.validation_rmse.expect("measured above");
@@ -188,7 +198,7 @@ pub fn train_tracked(
             max_epochs: params.epochs,
             best_validation_rmse: best_rmse,
             fit_ratings: fit.len(),
-            validation_ratings: validation.len(),
+            validation_ratings: validation_len,
             settings: *settings,
         }),
         curve,
@@ -199,8 +209,8 @@ pub fn train_tracked(
 fn run_epoch(
     trainer: &mut Trainer,
     params: &TrainParams,
-    validation: Option<&Ratings>,
-    test: Option<&Ratings>,
+    validation: Option<&HeldOut>,
+    test: Option<&HeldOut>,
     started: Instant,
 ) -> Result<EpochPoint> {
     let train_rmse = trainer.epoch()?;
@@ -209,8 +219,8 @@ fn run_epoch(
         fold: None,
         epoch,
         train_rmse,
-        validation_rmse: validation.and_then(|v| trainer.rmse_on(v)),
-        test_rmse: test.and_then(|t| trainer.rmse_on(t)),
+        validation_rmse: validation.and_then(|v| trainer.rmse_on_held_out(v)),
+        test_rmse: test.and_then(|t| trainer.rmse_on_held_out(t)),
         learning_rate: params.learning_rate
             * params.decay.powi(epoch as i32 - 1),
         elapsed_seconds: started.elapsed().as_secs_f64(),

@@ -664,6 +664,11 @@ pub fn train_flags(params: &TrainParams) -> Vec<String> {
         ("--factors", params.factors.to_string()),
         ("--epochs", params.epochs.to_string()),
         ("--learning-rate", params.learning_rate.to_string()),
+        ("--adagrad", params.adagrad.to_string()),
+        (
+            "--adagrad-initial-accumulator",
+            params.adagrad_initial_accumulator.to_string(),
+        ),
         (
             "--bias-learning-rate",
             params.bias_learning_rate.to_string(),
@@ -859,7 +864,12 @@ mod tests {
         });
         let text = flags.join(" ");
         assert!(text.starts_with("--factors 128 --epochs 60"), "{text}");
-        assert!(text.contains("--learning-rate 0.015"), "{text}");
+        assert!(text.contains("--learning-rate 0.0175"), "{text}");
+        assert!(text.contains("--adagrad true"), "{text}");
+        assert!(
+            text.contains("--adagrad-initial-accumulator 0.01"),
+            "{text}"
+        );
         assert!(text.ends_with("--seed 42 --blocks 8"), "{text}");
     }
 }

@@ -18,11 +18,28 @@ pub struct TrainParams {
     /// Passes over the training ratings. Default 60, 1 to
     /// [`TrainParams::MAX_EPOCHS`].
     pub epochs: usize,
-    /// SGD step size in the first epoch. Default 0.015, above 0.
+    /// SGD step size of the factors in the first epoch. With `adagrad`,
+    /// each row divides it by the root of its AdaGrad sum. Default 0.0175,
+    /// above 0.
     pub learning_rate: f32,
+    /// Whether factor steps are scaled per row, AdaGrad-style as in LIBMF.
+    /// Each user and item row keeps a sum that starts at
+    /// `adagrad_initial_accumulator` and grows by the mean squared
+    /// gradient of its factor vector after each of its updates, and takes
+    /// factor steps of `learning_rate * decay^(e-1) / sqrt(sum)`. Rows
+    /// with many ratings thus slow down sooner. Bias steps are not scaled.
+    /// Default true. A saved model without this setting reads as false,
+    /// because it was trained before the setting existed.
+    #[serde(default)]
+    pub adagrad: bool,
+    /// Starting value of each row's AdaGrad sum, so the first factor step
+    /// of a row is `learning_rate / sqrt(adagrad_initial_accumulator)`.
+    /// Default 0.01, above 0.
+    pub adagrad_initial_accumulator: f32,
     /// SGD step size of the user and item biases in the first epoch; it
-    /// shrinks by `decay` like `learning_rate`. A step below that of the
-    /// factors keeps the biases from chasing noise. Default 0.004, above 0.
+    /// shrinks by `decay` like `learning_rate` but is never scaled by
+    /// AdaGrad. A small step keeps the biases from chasing noise. Default
+    /// 0.004, above 0.
     pub bias_learning_rate: f32,
     /// Factor by which the step size shrinks after each epoch, so epoch
     /// `e` (from 1) uses `learning_rate * decay^(e-1)`. Default 0.98,
@@ -60,7 +77,9 @@ impl Default for TrainParams {
         TrainParams {
             factors: 128,
             epochs: 60,
-            learning_rate: 0.015,
+            learning_rate: 0.0175,
+            adagrad: true,
+            adagrad_initial_accumulator: 0.01,
             bias_learning_rate: 0.004,
             decay: 0.98,
             regularization: 0.1,
@@ -127,6 +146,14 @@ impl TrainParams {
             return Err(invalid(
                 "--bias-learning-rate",
                 bias_lr,
+                "must be a finite number above 0",
+            ));
+        }
+        let initial = self.adagrad_initial_accumulator;
+        if !(initial.is_finite() && initial > 0.0) {
+            return Err(invalid(
+                "--adagrad-initial-accumulator",
+                initial,
                 "must be a finite number above 0",
             ));
         }
@@ -215,7 +242,7 @@ mod tests {
     #[test]
     fn bad_values_name_option_and_value() {
         type Change = fn(&mut TrainParams);
-        let cases: [(Change, &str); 7] = [
+        let cases: [(Change, &str); 9] = [
             (|p| p.learning_rate = -0.01, "invalid --learning-rate -0.01"),
             (
                 |p| p.learning_rate = f32::NAN,
@@ -229,6 +256,14 @@ mod tests {
             ),
             (|p| p.decay = 1.5, "invalid --decay 1.5"),
             (|p| p.regularization = -1.0, "invalid --regularization -1"),
+            (
+                |p| p.adagrad_initial_accumulator = 0.0,
+                "invalid --adagrad-initial-accumulator 0",
+            ),
+            (
+                |p| p.adagrad_initial_accumulator = f32::INFINITY,
+                "invalid --adagrad-initial-accumulator inf",
+            ),
         ];
         for (change, expected) in cases {
             let mut params = TrainParams::default();
@@ -236,5 +271,14 @@ mod tests {
             let message = params.validate().unwrap_err().to_string();
             assert!(message.starts_with(expected), "{message}");
         }
+    }
+
+    #[test]
+    fn settings_saved_without_adagrad_read_as_plain_sgd() {
+        let mut saved = serde_json::to_value(TrainParams::default()).unwrap();
+        saved.as_object_mut().unwrap().remove("adagrad");
+        let params: TrainParams = serde_json::from_value(saved).unwrap();
+        assert!(!params.adagrad);
+        assert!(TrainParams::default().adagrad);
     }
 }

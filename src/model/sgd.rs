@@ -9,6 +9,14 @@
 //!
 //! where `mu` is the global mean, fixed before training.
 //!
+//! Step sizes: with `TrainParams::adagrad`, each user and item row keeps a
+//! running sum `s` of the mean squared gradient of its factor vector and
+//! takes factor steps of `learning_rate / sqrt(s)`. LIBMF 2 does the same
+//! in `MFSolver::sg_update` of its `mf.cpp`, with `s` starting at 1. Here
+//! `s` starts at `adagrad_initial_accumulator` and grows after every update
+//! of the row, so rows with many ratings take smaller steps as training
+//! goes on. Bias steps are not scaled this way.
+//!
 //! Schedule: users and items are each cut into `B` bands of about equal
 //! rating counts, which cuts the matrix into `B x B` blocks. One epoch runs
 //! `B` strata, and stratum `s` holds the blocks `(a, perm((a + s) mod B))`
@@ -171,17 +179,22 @@ fn split_rows<'a>(
     slices
 }
 
-/// State of one band: its factor rows and biases, which SGD updates, and
-/// the factor penalty of each row.
+/// State of one band: the factor rows and biases that SGD updates, the
+/// AdaGrad sum and squared factor norm of each row, and the factor penalty
+/// of each row.
 struct BandState<'a> {
     factors: &'a mut [f32],
     biases: &'a mut [f32],
+    gradient_sums: &'a mut [f32],
+    squared_norms: &'a mut [f32],
     penalties: &'a [f32],
 }
 
 fn band_states<'a>(
     factors: &'a mut [f32],
     biases: &'a mut [f32],
+    gradient_sums: &'a mut [f32],
+    squared_norms: &'a mut [f32],
     penalties: &'a [f32],
     bounds: &[usize],
     width: usize,
@@ -189,15 +202,34 @@ fn band_states<'a>(
     split_rows(factors, bounds, width)
         .into_iter()
         .zip(split_rows(biases, bounds, 1))
+        .zip(split_rows(gradient_sums, bounds, 1))
+        .zip(split_rows(squared_norms, bounds, 1))
         .zip(bounds.windows(2))
-        .map(|((factors, biases), band)| {
-            let penalties = &penalties[band[0]..band[1]];
-            Some(BandState {
-                factors,
-                biases,
-                penalties,
-            })
-        })
+        .map(
+            |((((factors, biases), gradient_sums), squared_norms), band)| {
+                let penalties = &penalties[band[0]..band[1]];
+                Some(BandState {
+                    factors,
+                    biases,
+                    gradient_sums,
+                    squared_norms,
+                    penalties,
+                })
+            },
+        )
+        .collect()
+}
+
+/// Returns the squared norm of each row of `factors` (rows of `width`), or
+/// zeros when they are not `needed`, so that [`band_states`] can split the
+/// result either way.
+fn squared_norms(factors: &[f32], width: usize, needed: bool) -> Vec<f32> {
+    if !needed {
+        return vec![0.0; factors.len() / width];
+    }
+    factors
+        .par_chunks_exact(width)
+        .map(|row| dot(row, row))
         .collect()
 }
 
@@ -224,6 +256,9 @@ fn row_penalties(
 /// Step sizes and bias penalty of one epoch.
 #[derive(Debug, Clone, Copy)]
 struct Step {
+    /// Whether factor steps are divided by the root of the row's AdaGrad
+    /// sum.
+    adagrad: bool,
     learning_rate: f32,
     bias_learning_rate: f32,
     bias_regularization: f32,
@@ -242,6 +277,11 @@ pub(crate) struct Engine {
     item_bias: Vec<f32>,
     user_penalties: Vec<f32>,
     item_penalties: Vec<f32>,
+    /// AdaGrad sum of each user row, in internal order. Without
+    /// `TrainParams::adagrad` it stays at its starting value.
+    user_gradient_sums: Vec<f32>,
+    /// AdaGrad sum of each item row, in internal order.
+    item_gradient_sums: Vec<f32>,
     rng: ChaCha8Rng,
 }
 
@@ -307,6 +347,8 @@ impl Engine {
             item_bias: vec![0.0; cols],
             user_penalties,
             item_penalties,
+            user_gradient_sums: vec![params.adagrad_initial_accumulator; rows],
+            item_gradient_sums: vec![params.adagrad_initial_accumulator; cols],
             rng,
         }
     }
@@ -321,6 +363,7 @@ impl Engine {
     ) -> f64 {
         let bands = self.users.len();
         let step = Step {
+            adagrad: params.adagrad,
             learning_rate,
             bias_learning_rate,
             bias_regularization: params.bias_regularization,
@@ -330,19 +373,29 @@ impl Engine {
         strata.shuffle(&mut self.rng);
         item_order.shuffle(&mut self.rng);
 
+        let k = self.factors;
+        // AdaGrad needs |p|^2 and |q|^2 at every update. They are computed
+        // here and then carried through each update in O(1) (see
+        // `sgd_block`), which bounds their rounding drift to one epoch.
+        let mut user_norms = squared_norms(&self.user_factors, k, step.adagrad);
+        let mut item_norms = squared_norms(&self.item_factors, k, step.adagrad);
         let user = Side {
             factors: &mut self.user_factors,
             biases: &mut self.user_bias,
+            gradient_sums: &mut self.user_gradient_sums,
+            squared_norms: &mut user_norms,
             penalties: &self.user_penalties,
             bands: &self.users,
-            width: self.factors,
+            width: k,
         };
         let item = Side {
             factors: &mut self.item_factors,
             biases: &mut self.item_bias,
+            gradient_sums: &mut self.item_gradient_sums,
+            squared_norms: &mut item_norms,
             penalties: &self.item_penalties,
             bands: &self.items,
-            width: self.factors,
+            width: k,
         };
         match &self.blocks {
             Blocks::Narrow(blocks) => {
@@ -428,11 +481,13 @@ impl Engine {
     }
 }
 
-/// The factor rows, biases and penalties of all users (or all items),
-/// borrowed for one epoch.
+/// The factor rows, biases, AdaGrad state and penalties of all users (or
+/// all items), borrowed for one epoch.
 struct Side<'a> {
     factors: &'a mut [f32],
     biases: &'a mut [f32],
+    gradient_sums: &'a mut [f32],
+    squared_norms: &'a mut [f32],
     penalties: &'a [f32],
     bands: &'a Bands,
     width: usize,
@@ -455,6 +510,8 @@ fn run_strata<L: Local>(
         let mut user_states = band_states(
             &mut *user.factors,
             &mut *user.biases,
+            &mut *user.gradient_sums,
+            &mut *user.squared_norms,
             user.penalties,
             &user.bands.bounds,
             k,
@@ -462,6 +519,8 @@ fn run_strata<L: Local>(
         let mut item_states = band_states(
             &mut *item.factors,
             &mut *item.biases,
+            &mut *item.gradient_sums,
+            &mut *item.squared_norms,
             item.penalties,
             &item.bands.bounds,
             k,
@@ -596,6 +655,7 @@ fn sgd_block<L: Local>(
     step: Step,
 ) -> f64 {
     let lr = step.learning_rate;
+    let inverse_k = 1.0 / k as f32;
     let mut total = 0.0f64;
     for entry in block {
         let (u, i) = (entry.user.index(), entry.item.index());
@@ -604,27 +664,103 @@ fn sgd_block<L: Local>(
         let bu = &mut user.biases[u];
         let bi = &mut item.biases[i];
 
-        let error = entry.residual - *bu - *bi - dot(p, q);
+        let pq = dot(p, q);
+        let error = entry.residual - *bu - *bi - pq;
         total += f64::from(error * error);
 
         let bias_lr = step.bias_learning_rate;
         *bu += bias_lr * (error - step.bias_regularization * *bu);
         *bi += bias_lr * (error - step.bias_regularization * *bi);
-        let scaled = lr * error;
-        let shrink_p = 1.0 - lr * user.penalties[u];
-        let shrink_q = 1.0 - lr * item.penalties[i];
+
+        let penalties = (user.penalties[u], item.penalties[i]);
+        let (rate_p, rate_q) = if step.adagrad {
+            adagrad_rates(
+                &mut user.gradient_sums[u],
+                &mut item.gradient_sums[i],
+                lr,
+                error,
+                penalties,
+                (pq, user.squared_norms[u], item.squared_norms[i]),
+                inverse_k,
+            )
+        } else {
+            (lr, lr)
+        };
+        let (scaled_p, scaled_q) = (rate_p * error, rate_q * error);
+        let shrink_p = 1.0 - rate_p * penalties.0;
+        let shrink_q = 1.0 - rate_q * penalties.1;
+        if step.adagrad {
+            let products = (pq, user.squared_norms[u], item.squared_norms[i]);
+            let (pp, qq) = updated_squared_norms(
+                products,
+                (shrink_p, shrink_q),
+                (scaled_p, scaled_q),
+            );
+            user.squared_norms[u] = pp;
+            item.squared_norms[i] = qq;
+        }
         for (pf, qf) in p.iter_mut().zip(q.iter_mut()) {
             let (old_p, old_q) = (*pf, *qf);
-            *pf = shrink_p * old_p + scaled * old_q;
-            *qf = shrink_q * old_q + scaled * old_p;
+            *pf = shrink_p * old_p + scaled_p * old_q;
+            *qf = shrink_q * old_q + scaled_q * old_p;
         }
     }
     total
 }
 
+/// Returns the factor step sizes of a user row and an item row,
+/// `learning_rate / sqrt(sum)` with the sums from before this update as
+/// LIBMF does, and adds this update's mean squared gradients to the sums.
+///
+/// The gradients are `g_p = error * q - penalty_p * p` and likewise `g_q`.
+/// Their squared norms are expanded into `p . q`, `|p|^2` and `|q|^2`
+/// (`products`, from before the update), so the factor loop stays the
+/// plain SGD loop and needs no reduction of its own.
+#[inline(always)]
+fn adagrad_rates(
+    sum_p: &mut f32,
+    sum_q: &mut f32,
+    learning_rate: f32,
+    error: f32,
+    penalties: (f32, f32),
+    products: (f32, f32, f32),
+    inverse_k: f32,
+) -> (f32, f32) {
+    let rates = (learning_rate / sum_p.sqrt(), learning_rate / sum_q.sqrt());
+    let (pq, pp, qq) = products;
+    let (a, b) = penalties;
+    let cross = 2.0 * error * pq;
+    // Rounding can take an expanded norm slightly below 0.
+    let squares_p = (error * error * qq - a * cross + a * a * pp).max(0.0);
+    let squares_q = (error * error * pp - b * cross + b * b * qq).max(0.0);
+    *sum_p += squares_p * inverse_k;
+    *sum_q += squares_q * inverse_k;
+    rates
+}
+
+/// Returns `|p'|^2` and `|q'|^2` for the updated rows
+/// `p' = shrink_p p + scaled_p q` and `q' = shrink_q q + scaled_q p`,
+/// computed from `products = (p . q, |p|^2, |q|^2)` of the old rows without
+/// another pass over the factors.
+#[inline(always)]
+fn updated_squared_norms(
+    products: (f32, f32, f32),
+    (shrink_p, shrink_q): (f32, f32),
+    (scaled_p, scaled_q): (f32, f32),
+) -> (f32, f32) {
+    let (pq, pp, qq) = products;
+    let cross_p = 2.0 * shrink_p * scaled_p * pq;
+    let cross_q = 2.0 * shrink_q * scaled_q * pq;
+    // Rounding can take a norm of nearly 0 slightly below 0.
+    let new_pp = shrink_p * shrink_p * pp + cross_p + scaled_p * scaled_p * qq;
+    let new_qq = shrink_q * shrink_q * qq + cross_q + scaled_q * scaled_q * pp;
+    (new_pp.max(0.0), new_qq.max(0.0))
+}
+
 /// Dot product with eight independent partial sums, which lets the
-/// compiler keep them in vector registers.
-#[inline]
+/// compiler keep them in vector registers. Always inlined, so that inside
+/// [`sgd_block`] it is compiled for that version's instruction set.
+#[inline(always)]
 pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
     let mut lanes = [0.0f32; 8];
     let (chunks_a, chunks_b) = (a.chunks_exact(8), b.chunks_exact(8));
@@ -654,6 +790,55 @@ mod tests {
             let naive: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
             assert!((dot(&a, &b) - naive).abs() < 1e-3, "len {len}");
         }
+    }
+
+    #[test]
+    fn adagrad_sums_grow_by_mean_squared_gradient() {
+        let p = [0.3f32, -0.2, 0.5, 0.1];
+        let q = [-0.4f32, 0.25, 0.2, 0.6];
+        let error = 0.7f32;
+        let penalties = (0.05f32, 0.2f32);
+        let mean_square = |row: &[f32], other: &[f32], penalty: f32| {
+            let squares: f32 = row
+                .iter()
+                .zip(other)
+                .map(|(x, y)| (error * y - penalty * x).powi(2))
+                .sum();
+            squares / 4.0
+        };
+        let (mut sum_p, mut sum_q) = (0.25f32, 4.0f32);
+        let products = (dot(&p, &q), dot(&p, &p), dot(&q, &q));
+        let rates = adagrad_rates(
+            &mut sum_p, &mut sum_q, 0.02, error, penalties, products, 0.25,
+        );
+
+        assert_eq!(rates, (0.02 / 0.5, 0.02 / 2.0));
+        let grown_p = sum_p - 0.25;
+        let grown_q = sum_q - 4.0;
+        assert!((grown_p - mean_square(&p, &q, penalties.0)).abs() < 1e-6);
+        assert!((grown_q - mean_square(&q, &p, penalties.1)).abs() < 1e-6);
+    }
+
+    #[test]
+    fn carried_norms_match_updated_rows() {
+        let p = [0.3f32, -0.2, 0.5, 0.1];
+        let q = [-0.4f32, 0.25, 0.2, 0.6];
+        let (shrink, scaled) = ((0.99f32, 0.97f32), (0.03f32, -0.05f32));
+        let products = (dot(&p, &q), dot(&p, &p), dot(&q, &q));
+        let (pp, qq) = updated_squared_norms(products, shrink, scaled);
+
+        let new_p: Vec<f32> = p
+            .iter()
+            .zip(&q)
+            .map(|(x, y)| shrink.0 * x + scaled.0 * y)
+            .collect();
+        let new_q: Vec<f32> = q
+            .iter()
+            .zip(&p)
+            .map(|(y, x)| shrink.1 * y + scaled.1 * x)
+            .collect();
+        assert!((pp - dot(&new_p, &new_p)).abs() < 1e-6);
+        assert!((qq - dot(&new_q, &new_q)).abs() < 1e-6);
     }
 
     #[test]

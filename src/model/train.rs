@@ -22,7 +22,7 @@ pub struct EpochReport {
     /// RMSE on the validation ratings after the epoch, with predictions
     /// clipped to the training range; `None` without validation data.
     pub validation_rmse: Option<f64>,
-    /// Step size used in the epoch.
+    /// Factor step size of the epoch, before any AdaGrad scaling.
     pub learning_rate: f32,
     /// Time since training started, set-up included.
     pub elapsed: Duration,
@@ -86,13 +86,12 @@ fn train_in_pool(
 ) -> Result<Model> {
     let started = Instant::now();
     let mut trainer = Trainer::new(ratings, params)?;
-    let held_out = validation.map(|v| trainer.known_triples(v));
+    let held_out = validation.map(|v| trainer.map_held_out(v));
     for _ in 0..params.epochs {
         let train_rmse = trainer.epoch()?;
         let validation_rmse = held_out
             .as_ref()
-            .filter(|triples| !triples.is_empty())
-            .map(|triples| trainer.engine.rmse(triples, trainer.range));
+            .and_then(|held_out| trainer.rmse_on_held_out(held_out));
         observer(&EpochReport {
             epoch: trainer.epoch,
             epochs: params.epochs,
@@ -103,6 +102,32 @@ fn train_in_pool(
         });
     }
     Ok(trainer.into_model())
+}
+
+/// Held-out ratings mapped once into the user and item indices of the
+/// training data, so that scoring them after every epoch looks up no ids.
+///
+/// Made by [`Trainer::map_held_out`] and valid for any [`Trainer`] built
+/// from the same training ratings.
+#[derive(Debug, Clone)]
+pub struct HeldOut {
+    /// (user index, item index, rating) in the training index space.
+    triples: Vec<(u32, u32, f32)>,
+    /// Numbers of users and items in the training data that the indices
+    /// refer to.
+    shape: (usize, usize),
+}
+
+impl HeldOut {
+    /// Number of ratings kept, those whose user and item are in training.
+    pub fn len(&self) -> usize {
+        self.triples.len()
+    }
+
+    /// Returns whether no rating was kept.
+    pub fn is_empty(&self) -> bool {
+        self.triples.is_empty()
+    }
 }
 
 /// Training state between epochs, for callers that drive the epochs
@@ -230,9 +255,38 @@ impl Trainer {
     /// RMSE on `ratings` of the current factors, with predictions clipped
     /// to the training range. Ratings of users or items absent from
     /// training are left out; returns `None` when none are left.
+    ///
+    /// Looks up every id on each call; to score the same ratings after
+    /// every epoch, map them once with [`Trainer::map_held_out`] and use
+    /// [`Trainer::rmse_on_held_out`].
     pub fn rmse_on(&self, ratings: &Ratings) -> Option<f64> {
-        let triples = self.known_triples(ratings);
-        (!triples.is_empty()).then(|| self.engine.rmse(&triples, self.range))
+        self.rmse_on_held_out(&self.map_held_out(ratings))
+    }
+
+    /// Maps `ratings` into the user and item indices of the training data,
+    /// leaving out ratings of users or items absent from training.
+    pub fn map_held_out(&self, ratings: &Ratings) -> HeldOut {
+        HeldOut {
+            triples: known_triples(ratings, &self.users, &self.items),
+            shape: (self.users.len(), self.items.len()),
+        }
+    }
+
+    /// RMSE on `held_out` of the current factors, with predictions clipped
+    /// to the training range; `None` when `held_out` is empty.
+    ///
+    /// # Panics
+    ///
+    /// Panics when `held_out` was mapped for training data with other
+    /// user or item counts.
+    pub fn rmse_on_held_out(&self, held_out: &HeldOut) -> Option<f64> {
+        assert_eq!(
+            held_out.shape,
+            (self.users.len(), self.items.len()),
+            "held-out ratings were mapped for other training data"
+        );
+        (!held_out.is_empty())
+            .then(|| self.engine.rmse(&held_out.triples, self.range))
     }
 
     /// Returns the model as trained by the epochs run so far, leaving
@@ -245,10 +299,6 @@ impl Trainer {
     pub fn into_model(self) -> Model {
         let trained = self.engine.trained();
         self.model_from(trained)
-    }
-
-    fn known_triples(&self, validation: &Ratings) -> Vec<(u32, u32, f32)> {
-        known_triples(validation, &self.users, &self.items)
     }
 
     fn model_from(&self, trained: Trained) -> Model {
