@@ -35,6 +35,7 @@ pub mod batch;
 pub mod filter;
 pub mod foldin;
 pub mod http;
+mod quantized;
 pub mod rank;
 
 use crate::data::items::ItemCatalog;
@@ -43,7 +44,8 @@ use crate::model::{sgd, Model, Scored};
 
 pub use filter::{FilterSpec, GenreIndex, ItemFilter};
 pub use foldin::{fold_in, FoldInOptions, FoldedUser};
-use rank::{add_bias, panel_dots, rank_order, ItemPanels, TopN};
+use quantized::QuantizedItems;
+use rank::{add_bias, panel_dots, push_scores, rank_order, ItemPanels, TopN};
 
 /// The list to give a user the model has no factors for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,6 +137,10 @@ pub struct Recommender {
     item_norms: Vec<f32>,
     /// The item factors again, laid out for scoring all items at once.
     panels: ItemPanels,
+    /// The item factors quantized, for top-N lists that skip most exact
+    /// scores. `None` when the factors do not allow it (see
+    /// [`QuantizedItems::new`]).
+    quantized: Option<QuantizedItems>,
 }
 
 impl Recommender {
@@ -170,6 +176,11 @@ impl Recommender {
             .map(|catalog| GenreIndex::new(&model.items, catalog));
         let panels =
             ItemPanels::new(&model.item_factors, items, model.factors());
+        let quantized = QuantizedItems::new(
+            &model.item_factors,
+            &model.item_bias,
+            model.factors(),
+        );
         Recommender {
             model,
             catalog,
@@ -179,6 +190,7 @@ impl Recommender {
             by_bias,
             item_norms,
             panels,
+            quantized,
         }
     }
 
@@ -309,6 +321,10 @@ impl Recommender {
             }
             return top.take_sorted();
         }
+        if let Some(list) = self.rank_quantized(base, vector, rated, n, filter)
+        {
+            return list;
+        }
 
         let mut scores = vec![0.0f32; items];
         panel_dots(&self.panels, vector, &mut scores);
@@ -327,6 +343,43 @@ impl Recommender {
             top.push(item as u32, score);
         }
         top.take_sorted()
+    }
+
+    /// Ranks as [`Recommender::rank_vector`] does, scoring exactly only
+    /// the items that the quantized factors cannot rule out. Returns
+    /// `None` when the full scan must run instead: for lists longer than a
+    /// sixteenth of the items, where few items could be ruled out, and in
+    /// the cases of [`QuantizedItems::candidates`].
+    fn rank_quantized(
+        &self,
+        base: f32,
+        vector: &[f32],
+        rated: &[u32],
+        n: usize,
+        filter: &ItemFilter,
+    ) -> Option<Vec<Scored>> {
+        let quantized = self.quantized.as_ref()?;
+        let model = &self.model;
+        if n == 0 || n > model.items.len() / 16 {
+            return None;
+        }
+        let query = quantized.query(vector)?;
+        let mask = filter.mask();
+        let eligible = |item: u32| {
+            rated.binary_search(&item).is_err()
+                && mask.is_none_or(|mask| mask[item as usize])
+        };
+        let candidates = quantized.candidates(&query, base, n, eligible)?;
+        let mut top = TopN::new(n);
+        push_scores(
+            &mut top,
+            &candidates,
+            vector,
+            &model.item_factors,
+            &model.item_bias,
+            base,
+        );
+        Some(top.take_sorted())
     }
 
     /// Returns the labelled cold-start list: the top `n` of `kind` among
@@ -529,6 +582,61 @@ mod tests {
         for item in model.items.ids().take(20) {
             let list = recommender.similar(item, 5, &none).unwrap();
             assert_eq!(list, model.similar_items(item, 5).unwrap());
+        }
+    }
+
+    #[test]
+    fn quantized_lists_equal_full_scan() {
+        let spec = SyntheticSpec {
+            users: 60,
+            items: 700,
+            ratings: 9000,
+            ..SyntheticSpec::default()
+        };
+        let synthetic = generate(&spec).unwrap();
+        let params = TrainParams {
+            factors: 20,
+            epochs: 6,
+            threads: 1,
+            ..TrainParams::default()
+        };
+        let model = crate::fit(&synthetic.ratings, &params).unwrap();
+        let recommender =
+            Recommender::new(model.clone(), Some(catalog(&model)));
+        let none = ItemFilter::none();
+        let drama = recommender
+            .filter(&FilterSpec {
+                genres: vec!["drama".into()],
+                ..FilterSpec::default()
+            })
+            .unwrap();
+        let items = model.items.len();
+        for (index, user) in model.users.ids().enumerate() {
+            let index = index as u32;
+            let full = model.recommend(user, items).unwrap();
+            for n in [1, 10, 40] {
+                let vector = model.user_vector(index);
+                let base = model.global_mean + model.user_bias[index as usize];
+                let rated = model.rated_by(index);
+                let list = recommender
+                    .rank_quantized(base, vector, rated, n, &none)
+                    .expect("the quantized path applies");
+                // A heavy user may have rated nearly every item.
+                let head = &full[..n.min(full.len())];
+                assert_eq!(list, head, "user {user}, n {n}");
+                assert_eq!(recommender.recommend_index(index, n, &none), list);
+
+                let expected: Vec<Scored> = full
+                    .iter()
+                    .filter(|s| recommender.item_genres(s.item) == ["Drama"])
+                    .take(n)
+                    .copied()
+                    .collect();
+                let list = recommender
+                    .rank_quantized(base, vector, rated, n, &drama)
+                    .expect("the quantized path applies");
+                assert_eq!(list, expected, "user {user}, n {n}, drama");
+            }
         }
     }
 

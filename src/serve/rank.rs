@@ -3,7 +3,7 @@
 
 use std::cmp::Ordering;
 
-use crate::model::Scored;
+use crate::model::{sgd, Scored};
 
 /// Orders by score, highest first, then by item index, lowest first. This
 /// is the order of [`Model::recommend`](crate::Model::recommend).
@@ -198,10 +198,34 @@ pub(crate) fn add_bias(scores: &mut [f32], bias: &[f32], base: f32) {
     }
 }
 
+/// Offers the score `base + bias[i] + vector . q_i` of each item `i` of
+/// `items`, which must be increasing, to `top`. The sum is in the order of
+/// [`Model::score`](crate::Model::score), so the scores equal those of the
+/// full scan bit for bit.
+#[multiversion::multiversion(targets(
+    "x86_64+avx2+avx",
+    "x86_64+avx",
+    "aarch64+neon"
+))]
+pub(crate) fn push_scores(
+    top: &mut TopN,
+    items: &[u32],
+    vector: &[f32],
+    item_factors: &[f32],
+    bias: &[f32],
+    base: f32,
+) {
+    let k = vector.len();
+    for &item in items {
+        let at = item as usize;
+        let row = &item_factors[at * k..(at + 1) * k];
+        top.push(item, base + bias[at] + sgd::dot(vector, row));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::sgd;
 
     fn reference(scores: &[f32], n: usize) -> Vec<Scored> {
         let mut all: Vec<Scored> = scores
