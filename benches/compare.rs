@@ -5,7 +5,7 @@
 //! cargo bench --bench compare -- [--ratings 1000000,10000000]
 //!     [--factors 32,64,128]
 //!     [--threads 1,2] [--epochs 20] [--repeats 3] [--large]
-//!     [--only descent|libmf|discorec]
+//!     [--only descent,libmf,discorec]
 //! ```
 //!
 //! Each data set is generated once and split 90/10 into training and test
@@ -86,10 +86,10 @@ struct Options {
     /// 0.015), which converges faster in 20 epochs at 32 factors.
     #[arg(long, action = clap::ArgAction::Set, default_value_t = true)]
     plain_sgd: bool,
-    /// Train only one system, for example to measure its peak memory with
-    /// `/usr/bin/time -v`.
-    #[arg(long, value_enum)]
-    only: Option<System>,
+    /// Train only these systems (comma-separated), for example one at a
+    /// time to measure its peak memory with `/usr/bin/time -v`.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    only: Vec<System>,
     /// Seed of the generated data and of the split.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -107,7 +107,7 @@ enum System {
 
 impl Options {
     fn runs(&self, system: System) -> bool {
-        self.only.is_none_or(|only| only == system)
+        self.only.is_empty() || self.only.contains(&system)
     }
 
     /// Replaces the sizes and settings with a run of a few seconds.
