@@ -199,6 +199,16 @@ fn sort_header(bytes: Vec<u8>) -> Vec<u8> {
 /// Fails with [`Error::Invalid`] naming the path when it exists and is
 /// anything but a regular file.
 pub fn check_replaceable(path: &Path) -> Result<()> {
+    let text = path.as_os_str().as_encoded_bytes();
+    if text.ends_with(b"/")
+        || text.ends_with(std::path::MAIN_SEPARATOR_STR.as_bytes())
+    {
+        return Err(Error::Invalid(format!(
+            "cannot write {}: the path ends with a separator, so it names \
+             a folder; name a file path instead",
+            path.display()
+        )));
+    }
     let Ok(metadata) = std::fs::symlink_metadata(path) else {
         return Ok(());
     };
@@ -465,6 +475,46 @@ fn check_values(model: &Model) -> std::result::Result<(), String> {
             ));
         }
     }
+    check_score_bound(model)
+}
+
+/// Largest score magnitude a loaded model may reach. Trained models stay
+/// many orders of magnitude below it; above it, sums in `f32` could
+/// overflow to infinity or NaN.
+const MAX_SCORE: f64 = 1e30;
+
+/// Checks that no prediction or cosine similarity can overflow `f32`: by
+/// Cauchy-Schwarz, a dot product is at most the product of the largest
+/// user and item factor norms.
+fn check_score_bound(model: &Model) -> std::result::Result<(), String> {
+    let k = model.params.factors.max(1);
+    let largest_norm = |factors: &[f32]| -> f64 {
+        factors
+            .chunks(k)
+            .map(|row| row.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>())
+            .fold(0.0f64, f64::max)
+            .sqrt()
+    };
+    let largest = |values: &[f32]| -> f64 {
+        values
+            .iter()
+            .map(|&v| f64::from(v).abs())
+            .fold(0.0, f64::max)
+    };
+    let users = largest_norm(&model.user_factors);
+    let items = largest_norm(&model.item_factors);
+    let bound = users * items
+        + items * items
+        + largest(&model.user_bias)
+        + largest(&model.item_bias)
+        + f64::from(model.global_mean).abs();
+    if bound > MAX_SCORE {
+        return Err(format!(
+            "its factors are too large to score: the largest user and item \
+             factor norms are {users:e} and {items:e}, and predictions \
+             could overflow"
+        ));
+    }
     Ok(())
 }
 
@@ -602,6 +652,29 @@ mod tests {
             assert!(error.starts_with("m.st: not a readable"), "{error}");
             assert!(error.contains(expected), "{error}");
         }
+    }
+
+    #[test]
+    fn overflowing_factors_rejected() {
+        let mut model = small_model();
+        model.user_factors.iter_mut().for_each(|v| *v = 3e38);
+        model.item_factors.iter_mut().for_each(|v| *v = -3e38);
+        let error = load_error(&to_bytes(&model).unwrap());
+        assert!(error.contains("too large to score"), "{error}");
+
+        let mut model = small_model();
+        model.user_factors.iter_mut().for_each(|v| *v = 1e3);
+        let bytes = to_bytes(&model).unwrap();
+        assert!(from_bytes(&bytes, Path::new("m.st")).is_ok());
+    }
+
+    #[test]
+    fn folder_path_not_replaceable() {
+        let error = check_replaceable(Path::new("no-such-folder/"))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("ends with a separator"), "{error}");
+        assert!(check_replaceable(Path::new("no-such-file.dsc")).is_ok());
     }
 
     #[test]
