@@ -639,6 +639,27 @@ fn evaluate_saved_model_on_test() {
     assert!(rmse >= 0.0, "RMSE {rmse} is negative");
     let keys = object_keys(&json);
     assert!(keys.contains(&"mae"), "no mae key: {keys:?}");
+    let seen = &json["test_ratings_seen_in_training"];
+    assert_eq!(seen, 0, "no test pair was trained on: {json}");
+    assert!(!run.stderr.contains("warning"), "{}", run.stderr);
+}
+
+#[test]
+fn evaluate_warns_test_seen_in_training() {
+    let fixture = Fixture::new();
+    let model = fixture.model("model.st");
+    let ratings = text(&fixture.ratings);
+    let args = ["evaluate", "--model", text(&model), "--test", ratings];
+    let run = descent(args).success();
+    let rows = fixture_rows().len();
+    let expected = format!("warning: {rows} of {rows} test ratings are");
+    assert!(run.stderr.contains(&expected), "{}", run.stderr);
+
+    let mut json_args = args.to_vec();
+    json_args.push("--json");
+    let json = descent(json_args).success().json();
+    let seen = &json["test_ratings_seen_in_training"];
+    assert_eq!(seen, rows, "seen pairs: {json}");
 }
 
 #[test]

@@ -582,9 +582,19 @@ fn evaluate_saved(
     let test_path = command.test.as_ref().expect("clap requires --test");
     let test = load(test_path, &command.input)?.0;
     let model = persist::load(path)?;
+    let seen = seen_in_training(&model, &test);
+    if seen > 0 {
+        eprintln!(
+            "warning: {seen} of {} test ratings are (user, item) pairs the \
+             model was trained on, so its errors understate those of unseen \
+             data, and ranking metrics skip those items as already rated",
+            test.len()
+        );
+    }
     let report = measure(&model, None, &test, settings)?;
     if command.json {
         let mut object = report_json(&report);
+        object.insert("test_ratings_seen_in_training".into(), seen.into());
         object.insert("cold_scoring".into(), COLD_SCORING.into());
         object.insert(
             "split".into(),
@@ -596,6 +606,24 @@ fn evaluate_saved(
     let mut text = sizes_line(&report, &model);
     text.push_str(&report_text(&report));
     emit(&text)
+}
+
+/// Counts the ratings of `test` whose (user, item) pair is among the
+/// model's training ratings.
+fn seen_in_training(model: &Model, test: &Ratings) -> usize {
+    test.entries
+        .iter()
+        .filter(|rating| {
+            let user = model.users.get(test.users.id(rating.user));
+            let item = model.items.get(test.items.id(rating.item));
+            match (user, item) {
+                (Some(user), Some(item)) => {
+                    model.rated_by(user).binary_search(&item).is_ok()
+                }
+                _ => false,
+            }
+        })
+        .count()
 }
 
 /// Builds the JSON keys of one split's report.
