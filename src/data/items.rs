@@ -83,10 +83,11 @@ impl ItemCatalog {
             None => catalog.read_csv(&bytes, path)?,
         }
         if catalog.items.is_empty() {
-            return Err(Error::Empty {
-                path: path.to_path_buf(),
-                detail: "expected item lines of id, title and genres".into(),
-            });
+            return Err(Error::Invalid(format!(
+                "{}: no items found (expected item lines of id, title and \
+                 genres)",
+                path.display()
+            )));
         }
         Ok(catalog)
     }
@@ -117,7 +118,18 @@ impl ItemCatalog {
             }
             let line = record.position().map_or(0, |p| record_line(bytes, p));
             let fields: Vec<&[u8]> = record.iter().collect();
-            if std::mem::take(&mut first) && is_items_header(&fields) {
+            let is_first = std::mem::take(&mut first);
+            if is_first && is_ratings_header(&fields) {
+                return Err(Error::Row {
+                    path: path.to_path_buf(),
+                    line,
+                    message: "the header starts with userId, so this is a \
+                              ratings file; an items file has the columns \
+                              movieId,title,genres"
+                        .into(),
+                });
+            }
+            if is_first && is_items_header(&fields) {
                 continue;
             }
             let genres = fields.get(2).map_or(Vec::new(), |g| split_genres(g));
@@ -243,6 +255,14 @@ fn decode(bytes: &[u8]) -> (String, bool) {
     }
 }
 
+/// Tells whether `fields` are the header of a MovieLens ratings file,
+/// which starts with `userId`.
+fn is_ratings_header(fields: &[&[u8]]) -> bool {
+    fields
+        .first()
+        .is_some_and(|first| first.trim_ascii().eq_ignore_ascii_case(b"userId"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,6 +272,26 @@ mod tests {
         let path = dir.path().join("items");
         std::fs::write(&path, bytes).unwrap();
         ItemCatalog::load(&path).unwrap()
+    }
+
+    fn load_error(bytes: &[u8]) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("items");
+        std::fs::write(&path, bytes).unwrap();
+        ItemCatalog::load(&path).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn ratings_file_as_items_rejected() {
+        let error = load_error(b"userId,movieId,rating\n1,31,2.5\n");
+        assert!(error.contains("items:1:"), "{error}");
+        assert!(error.contains("this is a ratings file"), "{error}");
+    }
+
+    #[test]
+    fn empty_items_named_as_items() {
+        let error = load_error(b"movieId,title,genres\n");
+        assert!(error.contains("no items found"), "{error}");
     }
 
     #[test]
