@@ -550,10 +550,10 @@ const DRAW_CHUNK: usize = 1 << 16;
 
 /// Draws `len` initial factor values from a normal distribution with
 /// standard deviation `params.init_std`. Each chunk of [`DRAW_CHUNK`]
-/// values has its own stream of a generator seeded by `params.seed`, in a
-/// range that `side` (0 for users, 1 for items) keeps apart from the
-/// other side's and from the streams of the blocks, so the chunks are
-/// drawn in parallel with the same values on any number of threads.
+/// values has a generator stream of its own, seeded by `params.seed`, so
+/// the chunks are drawn in parallel with the same values on any number of
+/// threads. `side` (0 for users, 1 for items) keeps the two sides' streams
+/// apart from each other and from the streams of the blocks.
 fn draw_factors(len: usize, params: &TrainParams, side: u64) -> Vec<f32> {
     let normal = Normal::new(0.0, params.init_std)
         .expect("init_std is checked to be finite and > 0");
@@ -590,6 +590,9 @@ fn lay_out<L: Local>(
         let user_band = user_place[rating.user as usize].0 as usize;
         user_band * bands + item_place[rating.item as usize].0 as usize
     };
+
+    // Count each block's ratings first, so that every block is allocated
+    // once at its final size.
     let sizes = entries
         .par_chunks(1 << 16)
         .fold(
@@ -608,6 +611,7 @@ fn lay_out<L: Local>(
                 a
             },
         );
+
     let mut blocks: Vec<Vec<Entry<L>>> =
         sizes.iter().map(|&size| Vec::with_capacity(size)).collect();
     for rating in entries {
@@ -619,6 +623,7 @@ fn lay_out<L: Local>(
             residual: rating.value - global_mean,
         });
     }
+
     // A block is visited user by user, so each user's factor row stays
     // in cache for all of that user's ratings, and each user's items come
     // in random order. Measured on MovieLens 100K, this order gives the
