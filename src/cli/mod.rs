@@ -212,9 +212,10 @@ struct TrainingArgs {
         default_value_t = TrainParams::default().regularization
     )]
     regularization: f32,
-    /// How the factor penalty scales with a row's rating count n, 0 to 1:
-    /// each update applies regularization x (100 / n)^exponent, so 0 treats
-    /// every update alike and 1 gives every user and item the same total.
+    /// Exponent of the factor penalty's scaling by a row's rating count n,
+    /// 0 to 1: each update applies regularization x (100 / n)^exponent, so
+    /// 0 treats every update alike and 1 gives every user and item the
+    /// same total.
     #[arg(
         long,
         allow_hyphen_values = true,

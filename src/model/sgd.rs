@@ -912,6 +912,7 @@ mod tests {
             user_counts[rating.user as usize] += 1;
             item_counts[rating.item as usize] += 1;
         }
+
         let users = Bands::balanced(&user_counts, 4);
         let items = Bands::balanced(&item_counts, 4);
         let narrow = lay_out::<u16>(&entries, &users, &items, 2.5, 9);
@@ -919,6 +920,7 @@ mod tests {
         assert_eq!(flatten(&narrow, 4), flatten(&wide, 4));
         let total: usize = narrow.iter().map(Vec::len).sum();
         assert_eq!(total, entries.len());
+
         let user_place = users.placement();
         let item_place = items.placement();
         let mut expected: Vec<_> = entries
@@ -932,7 +934,7 @@ mod tests {
             })
             .collect();
         let mut laid = flatten(&narrow, 4);
-        for block in narrow.iter() {
+        for block in &narrow {
             assert!(block.windows(2).all(|w| w[0].user <= w[1].user));
         }
         let key = |e: &(usize, usize, usize, usize, f32)| (e.0, e.1, e.2, e.3);
