@@ -178,8 +178,8 @@ struct TrainingArgs {
     )]
     learning_rate: f32,
     /// Whether each user and item row divides its factor step by the root
-    /// of its running sum of mean squared gradients, as LIBMF does (true
-    /// or false).
+    /// of a running sum of its squared gradient norms / 128, like LIBMF's
+    /// AdaGrad steps (true or false).
     #[arg(
         long,
         action = clap::ArgAction::Set,

@@ -135,8 +135,8 @@ pub(super) struct TuneCommand {
     #[arg(long, default_value = "0.5,0.75")]
     regularization_exponent: String,
     /// Whether each user and item row divides its factor step by the root
-    /// of its running sum of mean squared gradients (true or false), for
-    /// every candidate.
+    /// of a running sum of its squared gradient norms / 128 (true or
+    /// false), for every candidate.
     #[arg(
         long,
         action = clap::ArgAction::Set,

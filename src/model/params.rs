@@ -24,10 +24,13 @@ pub struct TrainParams {
     pub learning_rate: f32,
     /// Whether factor steps are scaled per row, AdaGrad-style as in LIBMF.
     /// Each user and item row keeps a sum that starts at
-    /// `adagrad_initial_accumulator` and grows by the mean squared
-    /// gradient of its factor vector after each of its updates, and takes
-    /// factor steps of `learning_rate * decay^(e-1) / sqrt(sum)`. Rows
-    /// with many ratings thus slow down sooner. Bias steps are not scaled.
+    /// `adagrad_initial_accumulator` and grows by the squared norm of the
+    /// gradient of its factor vector, divided by 128, after each of its
+    /// updates, and takes factor steps of
+    /// `learning_rate * decay^(e-1) / sqrt(sum)`. Rows with many ratings
+    /// thus slow down sooner. The divisor is fixed rather than the factor
+    /// count, so the same settings suit any factor count. Bias steps are
+    /// not scaled.
     /// Default true. A saved model without this setting reads as false,
     /// because it was trained before the setting existed.
     #[serde(default)]

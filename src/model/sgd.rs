@@ -10,9 +10,10 @@
 //! where `mu` is the global mean, fixed before training.
 //!
 //! Step sizes: with `TrainParams::adagrad`, each user and item row keeps a
-//! running sum `s` of the mean squared gradient of its factor vector and
-//! takes factor steps of `learning_rate / sqrt(s)`. LIBMF 2 does the same
-//! in `MFSolver::sg_update` of its `mf.cpp`, with `s` starting at 1. Here
+//! running sum `s` of the squared norm of its factor gradient, divided by
+//! [`ADAGRAD_DIVISOR`], and takes factor steps of `learning_rate /
+//! sqrt(s)`. LIBMF 2 keeps such a sum in `MFSolver::sg_update` of its
+//! `mf.cpp`, starting at 1 and divided by the factor count instead. Here
 //! `s` starts at `adagrad_initial_accumulator` and grows after every update
 //! of the row, so rows with many ratings take smaller steps as training
 //! goes on. Bias steps are not scaled this way.
@@ -23,8 +24,8 @@
 //! for every user band `a`. No two blocks of a stratum share a user band or
 //! an item band, so the blocks run in parallel on disjoint `&mut` slices of
 //! the factor arrays and the borrow checker proves there is no data race.
-//! Each block is visited in a fixed order (user by user, each user's items
-//! shuffled once), so the result depends on the seed and `B` but not on how
+//! Each block is visited in a fixed order (user by user in two interleaved
+//! runs, each user's items shuffled once), so the result depends on the seed and `B` but not on how
 //! threads are scheduled.
 //!
 //! Layout: users are renumbered so that each band is a contiguous range,
@@ -43,6 +44,16 @@ use rayon::prelude::*;
 use crate::data::matrix::RatedMatrix;
 use crate::data::Rating;
 use crate::model::params::TrainParams;
+
+/// What each AdaGrad sum divides a squared gradient norm by: a fixed
+/// number rather than the factor count. A trained row's norm, and so its
+/// gradient's, hardly depends on the factor count, which makes the steps
+/// of a given learning rate about the same at any factor count. Dividing
+/// by the count instead, as a mean over coordinates does, gave steps at 32
+/// factors half the size of those at 128, and 20 epochs at 32 factors then
+/// ended far from the 128-factor result. 128 is the default factor count,
+/// where both divisors agree.
+pub(crate) const ADAGRAD_DIVISOR: f32 = 128.0;
 
 /// Rating count at which a row's per-update penalty equals
 /// `regularization`, whatever the exponent.
@@ -628,7 +639,7 @@ fn lay_out<L: Local>(
     // in cache for all of that user's ratings, and each user's items come
     // in random order. Measured on MovieLens 100K, this order gives the
     // same RMSE as a full shuffle and runs about a third faster on 10M
-    // ratings.
+    // ratings. Two runs of users are then interleaved (see `interleave`).
     blocks
         .par_iter_mut()
         .enumerate()
@@ -637,8 +648,38 @@ fn lay_out<L: Local>(
             rng.set_stream(position as u64 + 1);
             block.shuffle(&mut rng);
             block.sort_by_key(|entry| entry.user);
+            interleave(block);
         });
     blocks
+}
+
+/// Runs of users that [`interleave`] alternates between.
+const RUNS: usize = 2;
+
+/// Cuts `block`, ordered user by user, into [`RUNS`] runs of about equal
+/// length and reorders it to take one entry from each run in turn.
+///
+/// Consecutive updates of the same user depend on each other: each reads
+/// the factor row that the one before wrote. Visited user by user, one
+/// epoch is a single chain of such dependencies, and the processor waits
+/// out each update's latency. Taking turns between two runs gives it two
+/// independent chains to overlap, while each run still keeps its current
+/// user's row in cache. Measured on 1M ratings at 32 factors on one
+/// thread, this cut an epoch by 22% with plain SGD steps and 11% with
+/// AdaGrad; four runs gained nothing more.
+fn interleave<T: Copy>(block: &mut [T]) {
+    let len = block.len();
+    if len < 2 * RUNS {
+        return;
+    }
+    let source = block.to_vec();
+    let run_len = len.div_ceil(RUNS);
+    let taken = (0..run_len)
+        .flat_map(|offset| (0..RUNS).map(move |run| run * run_len + offset))
+        .filter(|&from| from < len);
+    for (slot, from) in block.iter_mut().zip(taken) {
+        *slot = source[from];
+    }
 }
 
 /// Runs SGD over one block and returns its sum of squared errors.
@@ -660,7 +701,7 @@ fn sgd_block<L: Local>(
     step: Step,
 ) -> f64 {
     let lr = step.learning_rate;
-    let inverse_k = 1.0 / k as f32;
+    let inverse_divisor = 1.0 / ADAGRAD_DIVISOR;
     let mut total = 0.0f64;
     for entry in block {
         let (u, i) = (entry.user.index(), entry.item.index());
@@ -686,7 +727,7 @@ fn sgd_block<L: Local>(
                 error,
                 penalties,
                 (pq, user.squared_norms[u], item.squared_norms[i]),
-                inverse_k,
+                inverse_divisor,
             )
         } else {
             (lr, lr)
@@ -715,7 +756,8 @@ fn sgd_block<L: Local>(
 
 /// Returns the factor step sizes of a user row and an item row,
 /// `learning_rate / sqrt(sum)` with the sums from before this update as
-/// LIBMF does, and adds this update's mean squared gradients to the sums.
+/// LIBMF does, and adds this update's squared gradient norms, times
+/// `inverse_divisor`, to the sums.
 ///
 /// The gradients are `g_p = error * q - penalty_p * p` and likewise `g_q`.
 /// Their squared norms are expanded into `p . q`, `|p|^2` and `|q|^2`
@@ -729,7 +771,7 @@ fn adagrad_rates(
     error: f32,
     penalties: (f32, f32),
     products: (f32, f32, f32),
-    inverse_k: f32,
+    inverse_divisor: f32,
 ) -> (f32, f32) {
     let rates = (learning_rate / sum_p.sqrt(), learning_rate / sum_q.sqrt());
     let (pq, pp, qq) = products;
@@ -738,8 +780,8 @@ fn adagrad_rates(
     // Rounding can take an expanded norm slightly below 0.
     let squares_p = (error * error * qq - a * cross + a * a * pp).max(0.0);
     let squares_q = (error * error * pp - b * cross + b * b * qq).max(0.0);
-    *sum_p += squares_p * inverse_k;
-    *sum_q += squares_q * inverse_k;
+    *sum_p += squares_p * inverse_divisor;
+    *sum_q += squares_q * inverse_divisor;
     rates
 }
 
@@ -798,30 +840,50 @@ mod tests {
     }
 
     #[test]
-    fn adagrad_sums_grow_by_mean_squared_gradient() {
+    fn interleave_alternates_two_runs_and_keeps_every_entry() {
+        let mut odd: Vec<u32> = (0..7).collect();
+        interleave(&mut odd);
+        assert_eq!(odd, [0, 4, 1, 5, 2, 6, 3]);
+        let mut even: Vec<u32> = (0..8).collect();
+        interleave(&mut even);
+        assert_eq!(even, [0, 4, 1, 5, 2, 6, 3, 7]);
+        let mut short: Vec<u32> = (0..3).collect();
+        interleave(&mut short);
+        assert_eq!(short, [0, 1, 2]);
+    }
+
+    #[test]
+    fn adagrad_sums_grow_by_divided_squared_gradient_norm() {
         let p = [0.3f32, -0.2, 0.5, 0.1];
         let q = [-0.4f32, 0.25, 0.2, 0.6];
         let error = 0.7f32;
         let penalties = (0.05f32, 0.2f32);
-        let mean_square = |row: &[f32], other: &[f32], penalty: f32| {
+        let divisor = 8.0f32;
+        let divided_square = |row: &[f32], other: &[f32], penalty: f32| {
             let squares: f32 = row
                 .iter()
                 .zip(other)
                 .map(|(x, y)| (error * y - penalty * x).powi(2))
                 .sum();
-            squares / 4.0
+            squares / divisor
         };
         let (mut sum_p, mut sum_q) = (0.25f32, 4.0f32);
         let products = (dot(&p, &q), dot(&p, &p), dot(&q, &q));
         let rates = adagrad_rates(
-            &mut sum_p, &mut sum_q, 0.02, error, penalties, products, 0.25,
+            &mut sum_p,
+            &mut sum_q,
+            0.02,
+            error,
+            penalties,
+            products,
+            1.0 / divisor,
         );
 
         assert_eq!(rates, (0.02 / 0.5, 0.02 / 2.0));
         let grown_p = sum_p - 0.25;
         let grown_q = sum_q - 4.0;
-        assert!((grown_p - mean_square(&p, &q, penalties.0)).abs() < 1e-6);
-        assert!((grown_q - mean_square(&q, &p, penalties.1)).abs() < 1e-6);
+        assert!((grown_p - divided_square(&p, &q, penalties.0)).abs() < 1e-6);
+        assert!((grown_q - divided_square(&q, &p, penalties.1)).abs() < 1e-6);
     }
 
     #[test]
@@ -935,7 +997,17 @@ mod tests {
             .collect();
         let mut laid = flatten(&narrow, 4);
         for block in &narrow {
-            assert!(block.windows(2).all(|w| w[0].user <= w[1].user));
+            // Every other entry belongs to one of the interleaved runs,
+            // and each run goes user by user.
+            for run in 0..RUNS {
+                let users: Vec<u16> = block
+                    .iter()
+                    .skip(run)
+                    .step_by(RUNS)
+                    .map(|e| e.user)
+                    .collect();
+                assert!(users.windows(2).all(|w| w[0] <= w[1]), "{users:?}");
+            }
         }
         let key = |e: &(usize, usize, usize, usize, f32)| (e.0, e.1, e.2, e.3);
         expected.sort_by_key(key);
