@@ -33,7 +33,8 @@
 //! `factors` values per user (or item), in that internal order. Each block
 //! stores its ratings as (local user, local item, rating minus mu), the
 //! local indices as `u16` when every band has at most 65 536 rows, which
-//! takes 8 bytes a rating instead of 12.
+//! takes 8 bytes a rating instead of 12. While updating one rating, the
+//! engine prefetches the item row of the rating 8 places ahead.
 
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -703,7 +704,13 @@ fn sgd_block<L: Local>(
     let lr = step.learning_rate;
     let inverse_divisor = 1.0 / ADAGRAD_DIVISOR;
     let mut total = 0.0f64;
-    for entry in block {
+    for (position, entry) in block.iter().enumerate() {
+        if let Some(ahead) = block.get(position + PREFETCH_DISTANCE) {
+            let row = ahead.item.index() * k;
+            if let Some(values) = item.factors.get(row..row + k) {
+                prefetch_row(values);
+            }
+        }
         let (u, i) = (entry.user.index(), entry.item.index());
         let p = &mut user.factors[u * k..(u + 1) * k];
         let q = &mut item.factors[i * k..(i + 1) * k];
@@ -752,6 +759,29 @@ fn sgd_block<L: Local>(
         }
     }
     total
+}
+
+/// How many entries ahead [`sgd_block`] asks for the next item rows.
+/// Items come in random order, so the hardware cannot guess which row is
+/// next; once the factor rows outgrow the caches, each update waited for
+/// its item row. Measured on 10M ratings, asking 8 entries ahead cut 20
+/// epochs by 12% to 26% at 32 to 128 factors; 4, 10 and 16 gained less,
+/// and 1M ratings, which fit in the caches, ran as fast as before.
+const PREFETCH_DISTANCE: usize = 8;
+
+/// Asks the processor to bring the cache lines of `values` closer; a
+/// no-op where no prefetch instruction is wired up.
+#[inline(always)]
+fn prefetch_row(values: &[f32]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        for line in values.chunks(16) {
+            // SAFETY: a prefetch is only a hint; it reads nothing into the
+            // program and cannot fault, and SSE is part of x86_64.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(line.as_ptr().cast()) };
+        }
+    }
 }
 
 /// Returns the factor step sizes of a user row and an item row,
