@@ -46,8 +46,8 @@ use crate::data::matrix::RatedMatrix;
 use crate::data::Rating;
 use crate::model::params::TrainParams;
 
-/// What each AdaGrad sum divides a squared gradient norm by: a fixed
-/// number rather than the factor count. A trained row's norm, and so its
+/// Divisor of the squared gradient norms that the AdaGrad sums add up: a
+/// fixed number rather than the factor count. A trained row's norm, and so its
 /// gradient's, hardly depends on the factor count, which makes the steps
 /// of a given learning rate about the same at any factor count. Dividing
 /// by the count instead, as a mean over coordinates does, gave steps at 32
@@ -278,12 +278,12 @@ struct Step {
 
 /// Step sizes below this are taken as 0. A step this small changes no
 /// factor or bias of ordinary size, and products with it would be
-/// subnormal numbers, which the processor handles many times slower; a
+/// subnormal numbers, which the processor handles many times slower. A
 /// decay of 0.98 reaches it after about 3,200 epochs.
-const SMALLEST_STEP: f32 = 1e-30;
+const MIN_STEP: f32 = 1e-30;
 
 fn flush_tiny(step: f32) -> f32 {
-    if step < SMALLEST_STEP {
+    if step < MIN_STEP {
         0.0
     } else {
         step
@@ -681,7 +681,7 @@ const RUNS: usize = 2;
 /// independent chains to overlap, while each run still keeps its current
 /// user's row in cache. Measured on 1M ratings at 32 factors on one
 /// thread, this cut an epoch by 22% with plain SGD steps and 11% with
-/// AdaGrad; four runs gained nothing more.
+/// AdaGrad. Four runs gained nothing more.
 fn interleave<T: Copy>(block: &mut [T]) {
     let len = block.len();
     if len < 2 * RUNS {
@@ -775,16 +775,16 @@ fn sgd_block<L: Local>(
     total
 }
 
-/// How many entries ahead [`sgd_block`] asks for the next item rows.
+/// How many entries ahead [`sgd_block`] prefetches item rows.
 /// Items come in random order, so the hardware cannot guess which row is
-/// next; once the factor rows outgrow the caches, each update waited for
-/// its item row. Measured on 10M ratings, asking 8 entries ahead cut 20
-/// epochs by 12% to 26% at 32 to 128 factors; 4, 10 and 16 gained less,
-/// and 1M ratings, which fit in the caches, ran as fast as before.
+/// next, and once the factor rows outgrow the caches each update waited
+/// for its item row. Measured on 10M ratings, prefetching 8 entries ahead
+/// cut 20 epochs by 12% to 26% at 32 to 128 factors. 4, 10 and 16 gained
+/// less, and 1M ratings, which fit in the caches, ran as fast as before.
 const PREFETCH_DISTANCE: usize = 8;
 
-/// Asks the processor to bring the cache lines of `values` closer; a
-/// no-op where no prefetch instruction is wired up.
+/// Prefetches the cache lines of `values` into the first-level cache. On
+/// processors other than x86_64 it does nothing.
 #[inline(always)]
 fn prefetch_row(values: &[f32]) {
     #[cfg(target_arch = "x86_64")]
@@ -887,7 +887,7 @@ mod tests {
     }
 
     #[test]
-    fn steps_too_small_to_matter_become_zero() {
+    fn tiny_steps_become_zero() {
         assert_eq!(flush_tiny(1e-31), 0.0);
         assert_eq!(flush_tiny(0.0175 * 0.98f32.powi(3300)), 0.0);
         assert_eq!(flush_tiny(2e-30), 2e-30);
@@ -895,7 +895,7 @@ mod tests {
     }
 
     #[test]
-    fn interleave_alternates_two_runs_and_keeps_every_entry() {
+    fn interleave_alternates_two_runs() {
         let mut odd: Vec<u32> = (0..7).collect();
         interleave(&mut odd);
         assert_eq!(odd, [0, 4, 1, 5, 2, 6, 3]);
@@ -908,7 +908,7 @@ mod tests {
     }
 
     #[test]
-    fn adagrad_sums_grow_by_divided_squared_gradient_norm() {
+    fn adagrad_sums_grow_by_divided_norm() {
         let p = [0.3f32, -0.2, 0.5, 0.1];
         let q = [-0.4f32, 0.25, 0.2, 0.6];
         let error = 0.7f32;
