@@ -1559,4 +1559,32 @@ fn counts_of_one_singular() {
         heading.contains("of 1 unrated item for user 1"),
         "{heading}"
     );
+    assert!(heading.ends_with("before clipping to the rating range"));
+}
+
+#[test]
+fn empty_candidates_file_warns() {
+    let fixture = Fixture::new();
+    let model = fixture.model("model.st");
+    let empty = fixture.write("candidates.txt", "# none today\n\n");
+    let run = descent([
+        "recommend",
+        "--model",
+        text(&model),
+        "--user",
+        "1",
+        "--candidates",
+        text(&empty),
+    ])
+    .success();
+    assert!(
+        run.stderr.contains("candidates.txt: no item ids"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stdout.starts_with("top 0 of 0 unrated items"),
+        "{}",
+        run.stdout
+    );
 }

@@ -473,6 +473,20 @@ fn ratings_of_folds_in_new_user() {
     let bad = fixture.write("bad.csv", "10,5\n20,high\n");
     let run = fixture.recommend(&["--ratings-of", text(&bad)]).failure();
     assert!(run.stderr.contains("bad.csv:2:"), "{}", run.stderr);
+
+    let twice = fixture.write("twice.csv", "10,1\n20,4\n10,5\n10,4\n");
+    let run = fixture
+        .recommend(&["--ratings-of", text(&twice), "--json"])
+        .success();
+    assert!(
+        run.stderr.contains(
+            "twice.csv: 1 item rated more than once, and only the last \
+             rating of each counts: 10 (3 times)"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.json()["ratings_used"], 2);
 }
 
 #[test]

@@ -13,6 +13,7 @@ use descent::serve::{
     fold_in, ColdStart, FilterSpec, FoldInOptions, ItemFilter, ListKind,
     RankedList, Recommender,
 };
+use std::collections::HashMap;
 
 #[derive(Args, Debug)]
 #[command(allow_negative_numbers = true)]
@@ -243,7 +244,16 @@ pub(super) fn resolve_filter(
         exclude.extend(read_ids(path)?);
     }
     let candidates = match &args.candidates {
-        Some(path) => Some(read_ids(path)?),
+        Some(path) => {
+            let ids = read_ids(path)?;
+            if ids.is_empty() {
+                eprintln!(
+                    "warning: {}: no item ids, so every list will be empty",
+                    path.display()
+                );
+            }
+            Some(ids)
+        }
         None => None,
     };
     let spec = FilterSpec {
@@ -379,7 +389,7 @@ pub(super) fn recommend(command: RecommendCommand) -> Result<()> {
             };
             format!(
                 "top {} of {} for user {user} (rated {} in training); score \
-                 is the predicted rating",
+                 is the predicted rating before clipping to the rating range",
                 list.items.len(),
                 count(unrated, "unrated item"),
                 count(rated.len(), "item")
@@ -395,6 +405,40 @@ pub(super) fn recommend(command: RecommendCommand) -> Result<()> {
     emit_ranked(&recommender, &list.items, heading, head, command.json)
 }
 
+/// Warns about items rated more than once in a fold-in file, whose last
+/// rating is the one used.
+fn warn_repeated_items(ratings: &[(String, f32)], path: &Path) {
+    let mut times: HashMap<&str, usize> = HashMap::new();
+    let mut repeated: Vec<&str> = Vec::new();
+    for (item, _) in ratings {
+        let seen = times.entry(item.as_str()).or_insert(0);
+        *seen += 1;
+        if *seen == 2 {
+            repeated.push(item);
+        }
+    }
+    if repeated.is_empty() {
+        return;
+    }
+    let shown: Vec<String> = repeated
+        .iter()
+        .take(5)
+        .map(|item| format!("{item} ({} times)", times[item]))
+        .collect();
+    eprintln!(
+        "warning: {}: {} rated more than once, and only the last rating of \
+         each counts: {}{}",
+        path.display(),
+        count(repeated.len(), "item"),
+        shown.join(", "),
+        if repeated.len() > shown.len() {
+            ", ..."
+        } else {
+            ""
+        }
+    );
+}
+
 /// `recommend --ratings-of FILE`: fold-in of a new user.
 fn recommend_folded(
     command: &RecommendCommand,
@@ -404,6 +448,7 @@ fn recommend_folded(
 ) -> Result<()> {
     let bytes = input::read_text(path)?;
     let ratings = parse_user_ratings(&bytes, path)?;
+    warn_repeated_items(&ratings, path);
     let model = recommender.model();
     let none_known = ratings
         .iter()
@@ -461,7 +506,8 @@ fn recommend_folded(
     let unrated = unrated_count(recommender, filter, &user.rated);
     let heading = format!(
         "top {} of {} for the user rating in {} (fitted to {}, user bias \
-         {:.3}); score is the predicted rating",
+         {:.3}); score is the predicted rating before clipping to the \
+         rating range",
         list.len(),
         count(unrated, "unrated item"),
         path.display(),
