@@ -416,6 +416,14 @@ pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Model> {
         } else {
             text.split('\n').collect()
         };
+        for id in &list {
+            if let Some(invalid) = crate::data::ids::find_invalid_char(id) {
+                return Err(fail(format!(
+                    "{name} holds the id \"{}\", which contains {invalid}",
+                    crate::data::ids::escape_invisible(id)
+                )));
+            }
+        }
         IdMap::from_ids(list)
             .map_err(|id| fail(format!("{name} repeats the id {id:?}")))
     };
@@ -687,6 +695,18 @@ mod tests {
         });
         let error = load_error(&changed);
         assert!(error.contains("\"rated_items\" has dtype F32"), "{error}");
+    }
+
+    #[test]
+    fn control_characters_in_ids_rejected() {
+        let bytes = to_bytes(&small_model()).unwrap();
+        let changed = rebuild(&bytes, |_, parts| {
+            let part = parts.iter_mut().find(|p| p.0 == "item_ids");
+            part.unwrap().3[0] = 0x07;
+        });
+        let error = load_error(&changed);
+        assert!(error.contains("item_ids holds the id"), "{error}");
+        assert!(error.contains("U+0007"), "{error}");
     }
 
     #[test]
