@@ -571,3 +571,57 @@ fn similar_by_title_with_filters() {
         run.stderr
     );
 }
+
+#[test]
+fn min_item_ratings_drops_rare_items() {
+    let fixture = Fixture::new();
+    let model = &fixture.model;
+    let mut counts = vec![0u32; model.items.len()];
+    for user in 0..model.users.len() as u32 {
+        for &item in model.rated_by(user) {
+            counts[item as usize] += 1;
+        }
+    }
+    let count_of = |id: &str| counts[model.items.get(id).unwrap() as usize];
+    let listed = |args: &[&str]| -> Vec<String> {
+        let mut all = vec!["--all", "-n", "10", "--output-format", "csv"];
+        all.extend_from_slice(args);
+        let run = fixture.recommend(&all).success();
+        run.stdout
+            .lines()
+            .skip(1)
+            .map(|line| line.split(',').nth(2).unwrap().to_string())
+            .collect()
+    };
+
+    let minimum = 60;
+    let every = listed(&[]);
+    assert!(
+        every.iter().any(|id| count_of(id) < minimum),
+        "no list holds an item with fewer than {minimum} ratings"
+    );
+    let common = listed(&["--min-item-ratings", "60"]);
+    assert_eq!(common.len(), every.len());
+    for id in &common {
+        assert!(count_of(id) >= minimum, "item {id}: {}", count_of(id));
+    }
+
+    let run = fixture
+        .recommend(&["--user", "1", "--min-item-ratings", "1000000"])
+        .success();
+    assert!(
+        run.stderr
+            .contains("no item has 1000000 or more training ratings"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stdout.starts_with("top 0 of 0 unrated items"));
+
+    let run = fixture.recommend(&["--user", "1", "--min-item-ratings", "0"]);
+    assert_eq!(run.code, 2, "a usage error: {}", run.stderr);
+    assert!(
+        run.stderr.contains("invalid --min-item-ratings 0"),
+        "{}",
+        run.stderr
+    );
+}

@@ -19,6 +19,10 @@ pub struct FilterSpec {
     /// When not empty, only items with at least one of these genres may be
     /// listed. Names match without regard to ASCII case.
     pub genres: Vec<String>,
+    /// When above 1, only items with at least this many training ratings
+    /// may be listed. Items rated by a handful of users can get extreme
+    /// biases and factors, and then top many lists.
+    pub min_item_ratings: u32,
 }
 
 impl FilterSpec {
@@ -27,6 +31,7 @@ impl FilterSpec {
         self.exclude.is_empty()
             && self.candidates.is_none()
             && self.genres.is_empty()
+            && self.min_item_ratings <= 1
     }
 }
 
@@ -50,7 +55,8 @@ impl ItemFilter {
     }
 
     /// Resolves `spec` against `items`, the model's item ids. Genre names
-    /// are looked up in `genres`.
+    /// are looked up in `genres`, and `rating_counts` holds the training
+    /// ratings of each item index.
     ///
     /// Ids that `items` lacks are kept in [`ItemFilter::unknown_ids`]
     /// rather than rejected, because such items can never be listed.
@@ -58,12 +64,14 @@ impl ItemFilter {
     /// # Errors
     ///
     /// Fails with [`Error::Invalid`] when `spec` names genres and
-    /// `genres` is `None`, and with [`Error::UnknownGenre`] when no item
-    /// has a named genre.
+    /// `genres` is `None` or sets a minimum rating count and
+    /// `rating_counts` is `None`, and with [`Error::UnknownGenre`] when no
+    /// item has a named genre.
     pub fn resolve(
         spec: &FilterSpec,
         items: &IdMap,
         genres: Option<&GenreIndex>,
+        rating_counts: Option<&[u32]>,
     ) -> Result<ItemFilter> {
         if spec.is_empty() {
             return Ok(ItemFilter::none());
@@ -100,6 +108,18 @@ impl ItemFilter {
             }
             for (flag, has) in allowed.iter_mut().zip(any) {
                 *flag &= has;
+            }
+        }
+        if spec.min_item_ratings > 1 {
+            let counts = rating_counts.ok_or_else(|| {
+                Error::Invalid(
+                    "cannot filter by rating count: the counts of the \
+                     items are not known"
+                        .into(),
+                )
+            })?;
+            for (flag, &count) in allowed.iter_mut().zip(counts) {
+                *flag &= count >= spec.min_item_ratings;
             }
         }
         for id in &spec.exclude {
@@ -265,7 +285,7 @@ mod tests {
     #[test]
     fn empty_spec_allows_all() {
         let filter =
-            ItemFilter::resolve(&FilterSpec::default(), &items(), None)
+            ItemFilter::resolve(&FilterSpec::default(), &items(), None, None)
                 .unwrap();
         assert_eq!(filter, ItemFilter::none());
         assert!(filter.allows(3));
@@ -277,11 +297,35 @@ mod tests {
         let spec = FilterSpec {
             exclude: strings(&["b", "x"]),
             candidates: Some(strings(&["a", "b", "d", "y"])),
-            genres: Vec::new(),
+            ..FilterSpec::default()
         };
-        let filter = ItemFilter::resolve(&spec, &items(), None).unwrap();
+        let filter = ItemFilter::resolve(&spec, &items(), None, None).unwrap();
         assert_eq!(filter.allowed_items(), Some(vec![0, 3]));
         assert_eq!(filter.unknown_ids(), &strings(&["x", "y"])[..]);
+    }
+
+    #[test]
+    fn rating_count_minimum_combines() {
+        let spec = FilterSpec {
+            min_item_ratings: 3,
+            exclude: strings(&["d"]),
+            ..FilterSpec::default()
+        };
+        let counts = [5, 2, 3, 9];
+        let filter =
+            ItemFilter::resolve(&spec, &items(), None, Some(&counts)).unwrap();
+        assert_eq!(filter.allowed_items(), Some(vec![0, 2]));
+
+        let error = ItemFilter::resolve(&spec, &items(), None, None)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("cannot filter by rating count"), "{error}");
+
+        let one = FilterSpec {
+            min_item_ratings: 1,
+            ..FilterSpec::default()
+        };
+        assert!(one.is_empty());
     }
 
     #[test]
@@ -297,7 +341,7 @@ mod tests {
             ..FilterSpec::default()
         };
         let filter =
-            ItemFilter::resolve(&spec, &items(), Some(&index)).unwrap();
+            ItemFilter::resolve(&spec, &items(), Some(&index), None).unwrap();
         assert_eq!(filter.allowed_items(), Some(vec![1, 2]));
     }
 
@@ -308,7 +352,7 @@ mod tests {
             genres: strings(&["Noir"]),
             ..FilterSpec::default()
         };
-        let error = ItemFilter::resolve(&spec, &items(), Some(&index))
+        let error = ItemFilter::resolve(&spec, &items(), Some(&index), None)
             .unwrap_err()
             .to_string();
         assert!(error.contains("unknown genre Noir"), "{error}");
@@ -321,7 +365,7 @@ mod tests {
             genres: strings(&["Drama"]),
             ..FilterSpec::default()
         };
-        let error = ItemFilter::resolve(&spec, &items(), None)
+        let error = ItemFilter::resolve(&spec, &items(), None, None)
             .unwrap_err()
             .to_string();
         assert!(error.contains("--items"), "{error}");

@@ -234,7 +234,12 @@ impl Recommender {
     ///
     /// As [`ItemFilter::resolve`].
     pub fn filter(&self, spec: &FilterSpec) -> Result<ItemFilter> {
-        ItemFilter::resolve(spec, &self.model.items, self.genres.as_ref())
+        ItemFilter::resolve(
+            spec,
+            &self.model.items,
+            self.genres.as_ref(),
+            Some(&self.rating_counts),
+        )
     }
 
     /// Returns the top `n` items for `user`, an id as written in the

@@ -124,6 +124,7 @@ fn filter_spec(
         exclude: split_list(exclude),
         candidates: candidates.map(|list| split_list(Some(list))),
         genres: split_list(genre),
+        ..FilterSpec::default()
     }
 }
 
@@ -372,6 +373,7 @@ pub(super) async fn recommend_for_ratings(
             .candidates
             .map(|list| list.into_iter().map(|id| id.0).collect()),
         genres: split_list(request.genre.as_deref()),
+        ..FilterSpec::default()
     };
     let ratings: Vec<(String, f32)> = request
         .ratings
