@@ -200,7 +200,29 @@ pub(super) fn load_recommender(
     items: Option<&Path>,
 ) -> Result<Recommender> {
     let model = persist::load(model)?;
-    Ok(Recommender::new(model, load_titles(items)?))
+    let recommender = Recommender::new(model, load_titles(items)?);
+    if let Some(path) = items {
+        warn_few_titles(&recommender, path);
+    }
+    Ok(recommender)
+}
+
+/// Warns when fewer than half of the model's items have a title in the
+/// items file, which usually means the file belongs to another data set.
+fn warn_few_titles(recommender: &Recommender, path: &Path) {
+    let items = recommender.model().items.len();
+    let titled = (0..items as u32)
+        .filter(|&item| recommender.title(item).is_some())
+        .count();
+    if titled * 2 < items {
+        eprintln!(
+            "warning: {}: only {titled} of the model's {} have a title \
+             there; is it the items file of the data the model was \
+             trained on?",
+            path.display(),
+            count(items, "item")
+        );
+    }
 }
 
 /// Reads a file of ids, one per line, with the line number of each.

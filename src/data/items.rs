@@ -130,6 +130,18 @@ impl ItemCatalog {
                 });
             }
             if is_first && is_items_header(&fields) {
+                let second = fields.get(1).map_or(&b""[..], |f| f.trim_ascii());
+                if !is_title_name(second) {
+                    return Err(Error::Row {
+                        path: path.to_path_buf(),
+                        line,
+                        message: format!(
+                            "the second column is {:?}, not a title; an \
+                             items file has the columns movieId,title,genres",
+                            String::from_utf8_lossy(second)
+                        ),
+                    });
+                }
                 continue;
             }
             let genres = fields.get(2).map_or(Vec::new(), |g| split_genres(g));
@@ -225,6 +237,19 @@ fn is_items_header(fields: &[&[u8]]) -> bool {
     )
 }
 
+/// Tells whether a header's second column names the title.
+fn is_title_name(name: &[u8]) -> bool {
+    [
+        &b"title"[..],
+        b"name",
+        b"movie_title",
+        b"item_title",
+        b"item_name",
+    ]
+    .iter()
+    .any(|known| name.eq_ignore_ascii_case(known))
+}
+
 fn split_genres(field: &[u8]) -> Vec<String> {
     let text = decode(field.trim_ascii()).0;
     if text.is_empty() || text == "(no genres listed)" {
@@ -307,6 +332,13 @@ mod tests {
         );
         assert_eq!(catalog.items["2"].genres, vec!["Action", "War"]);
         assert!(catalog.warnings.is_empty());
+    }
+
+    #[test]
+    fn header_without_title_rejected() {
+        let error = load_error(b"movieId,imdbId,tmdbId\n1,0114709,862\n");
+        assert!(error.contains("second column is \"imdbId\""), "{error}");
+        assert!(error.contains(":1:"), "{error}");
     }
 
     #[test]

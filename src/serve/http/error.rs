@@ -66,7 +66,15 @@ impl From<Error> for ApiError {
             }
             _ => StatusCode::BAD_REQUEST,
         };
-        ApiError::new(status, error.to_string())
+        let message = match &error {
+            Error::UnknownUser(user) => format!(
+                "unknown user {user}: the model has no ratings from this \
+                 user; add cold_start=popular or cold_start=bias to the \
+                 query for a list that is not personalized"
+            ),
+            _ => error.to_string(),
+        };
+        ApiError::new(status, message)
     }
 }
 
@@ -175,6 +183,13 @@ mod tests {
         assert_eq!(texts, vec!["a", "42", "-3"]);
         let error = serde_json::from_str::<Id>("1.5").unwrap_err();
         assert!(error.to_string().contains("string or an integer"));
+    }
+
+    #[test]
+    fn unknown_user_hint_names_query_parameter() {
+        let error = ApiError::from(Error::UnknownUser("7".into()));
+        assert!(error.message.contains("cold_start=popular"));
+        assert!(!error.message.contains("--cold-start"));
     }
 
     #[test]
