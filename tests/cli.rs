@@ -1319,13 +1319,16 @@ fn outputs_must_not_share_a_path() {
         &["--model", "out.json", "--curve", "out.json", "--force"],
     );
     assert!(!ok, "model and curve in one file succeeded");
-    assert!(stderr.contains("named twice"), "{stderr}");
+    assert!(
+        stderr.contains("--curve out.json names the same file as --model"),
+        "{stderr}"
+    );
     assert!(!dir.path().join("out.json").exists());
 
     let (ok, stderr) =
         train_small(dir.path(), &["--model", "small.csv", "--force"]);
     assert!(!ok, "model over the ratings file succeeded");
-    assert!(stderr.contains("named twice"), "{stderr}");
+    assert!(stderr.contains("same file as --ratings"), "{stderr}");
 }
 
 #[test]

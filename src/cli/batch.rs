@@ -42,7 +42,7 @@ pub(super) struct BatchOutputArgs {
     /// Write the lists of --all or --users to FILE, through a temporary
     /// file in the same folder and a rename, instead of standard output.
     #[arg(long, value_name = "FILE", requires = "batch")]
-    out: Option<PathBuf>,
+    pub(super) out: Option<PathBuf>,
     /// Replace the --out file if it exists.
     #[arg(long, requires = "out")]
     force: bool,

@@ -125,9 +125,11 @@ impl CurveArgs {
         self.curve.is_some() || self.plot.is_some()
     }
 
-    /// The output files asked for.
-    pub(super) fn paths(&self) -> impl Iterator<Item = &PathBuf> {
-        self.curve.iter().chain(self.plot.iter())
+    /// Returns the output files given, each with its option's name.
+    pub(super) fn named_paths(&self) -> Vec<(&'static str, &Path)> {
+        let curve = self.curve.as_deref().map(|path| ("--curve", path));
+        let plot = self.plot.as_deref().map(|path| ("--plot", path));
+        curve.into_iter().chain(plot).collect()
     }
 
     /// Checks the file names before any work, so that a mistake is
@@ -488,9 +490,19 @@ fn check_timestamps(split: SplitArg, files: &[(PathBuf, bool)]) -> Result<()> {
 pub(super) fn run(command: EvaluateCommand) -> Result<()> {
     let params = command.training.params();
     params.validate()?;
+    command.training.warn_extra_threads();
     let settings = command.settings()?;
     command.check_split_options()?;
     command.curve.check(command.force)?;
+    let inputs: Vec<(&str, &Path)> = command
+        .ratings
+        .iter()
+        .map(|path| ("--ratings", path.as_path()))
+        .chain(command.train.as_deref().map(|path| ("--train", path)))
+        .chain(command.test.as_deref().map(|path| ("--test", path)))
+        .chain(command.model.as_deref().map(|path| ("--model", path)))
+        .collect();
+    check_distinct_files(&inputs, &command.curve.named_paths())?;
 
     if let Some(path) = &command.model {
         return evaluate_saved(&command, path, &settings);
@@ -526,6 +538,14 @@ pub(super) fn run(command: EvaluateCommand) -> Result<()> {
     });
     lines.finish();
     let (model, report) = result?;
+    // Only separate files can share pairs: a split puts each row on one side.
+    let seen = command
+        .ratings
+        .is_empty()
+        .then(|| seen_in_training(&model, &test));
+    if let Some(seen @ 1..) = seen {
+        warn_seen(seen, test.len(), "the training file holds");
+    }
 
     let best: Vec<BestEpoch> = report
         .early_stop
@@ -547,6 +567,9 @@ pub(super) fn run(command: EvaluateCommand) -> Result<()> {
         object.insert("users".into(), model.users.len().into());
         object.insert("items".into(), model.items.len().into());
         object.insert("cold_scoring".into(), COLD_SCORING.into());
+        if let Some(seen) = seen {
+            object.insert("test_ratings_seen_in_training".into(), seen.into());
+        }
         object.insert("split".into(), split_info);
         object.insert("params".into(), to_json(&model.params));
         return emit_json(&Value::Object(object));
@@ -584,12 +607,7 @@ fn evaluate_saved(
     let model = persist::load(path)?;
     let seen = seen_in_training(&model, &test);
     if seen > 0 {
-        eprintln!(
-            "warning: {seen} of {} test ratings are (user, item) pairs the \
-             model was trained on, so its errors understate those of unseen \
-             data, and ranking metrics skip those items as already rated",
-            test.len()
-        );
+        warn_seen(seen, test.len(), "the model was trained on");
     }
     let report = measure(&model, None, &test, settings)?;
     if command.json {
@@ -606,6 +624,16 @@ fn evaluate_saved(
     let mut text = sizes_line(&report, &model);
     text.push_str(&report_text(&report));
     emit(&text)
+}
+
+/// Warns that `seen` of `total` test ratings are pairs that `source` (for
+/// example "the model was trained on").
+fn warn_seen(seen: usize, total: usize, source: &str) {
+    eprintln!(
+        "warning: {seen} of {total} test ratings are (user, item) pairs \
+         {source}, so the errors understate those on unseen data, and \
+         ranking metrics skip those items as already rated"
+    );
 }
 
 /// Counts the ratings of `test` whose (user, item) pair is among the

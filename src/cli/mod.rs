@@ -248,7 +248,8 @@ struct TrainingArgs {
     )]
     threads: usize,
     /// Bands per side of the block schedule, 0 to 1024; 0 picks max(8, 2 x
-    /// threads).
+    /// threads), lowered (not below 8) until blocks average at least 256
+    /// ratings.
     #[arg(
         long,
         default_value_t = 0,
@@ -261,6 +262,20 @@ struct TrainingArgs {
 }
 
 impl TrainingArgs {
+    /// Warns when --threads is above the number of cores:
+    /// the extra threads only take turns, and each epoch waits for them.
+    fn warn_extra_threads(&self) {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if self.threads > cores {
+            eprintln!(
+                "warning: --threads {} is more than the {} of this machine, \
+                 so training runs slower than with --threads 0 (one per core)",
+                self.threads,
+                count(cores, "core")
+            );
+        }
+    }
+
     fn params(&self) -> TrainParams {
         TrainParams {
             factors: self.factors,
@@ -282,9 +297,10 @@ impl TrainingArgs {
 }
 
 pub fn run(cli: Cli) -> Result<()> {
-    // `serve` sets up its own log lines.
+    // `serve` sets up its own log lines and handles its own signals.
     if !matches!(cli.command, Command::Serve(_)) {
         init_warnings();
+        remove_outputs_on_interrupt();
     }
     match cli.command {
         Command::Train(command) => train::run(command),
@@ -295,6 +311,22 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Generate(command) => generate::run(command),
         Command::Tune(command) => tune::run(command),
         Command::Serve(command) => serve::run(command),
+    }
+}
+
+/// On Ctrl-C or a termination signal, removes the temporary files of
+/// outputs being written and exits with code 130, as a shell reports an
+/// interrupted command.
+fn remove_outputs_on_interrupt() {
+    let installed = ctrlc::set_handler(|| {
+        persist::remove_unfinished_outputs();
+        std::process::exit(130);
+    });
+    if let Err(error) = installed {
+        eprintln!(
+            "warning: cannot watch for Ctrl-C ({error}); an interrupted \
+             write may leave a .descent-* file behind"
+        );
     }
 }
 
@@ -499,16 +531,66 @@ fn check_output_folder(path: &Path) -> Result<()> {
     persist::check_replaceable(path)?;
     let folder = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => return Ok(()),
+        _ => Path::new("."),
     };
-    if folder.is_dir() {
-        return Ok(());
+    if !folder.is_dir() {
+        let problem = if folder.exists() {
+            "is not a folder"
+        } else {
+            "does not exist"
+        };
+        return Err(Error::Invalid(format!(
+            "cannot write {}: {} {problem}",
+            path.display(),
+            folder.display()
+        )));
     }
-    Err(Error::Invalid(format!(
-        "cannot write {}: the folder {} does not exist",
-        path.display(),
-        folder.display()
-    )))
+    // Creating and removing a temporary file finds a folder that refuses
+    // new files now, not after a long training.
+    persist::output_tempfile(folder).map(drop)
+}
+
+/// Checks that no output names an input or another output, comparing the
+/// files themselves, so `./a` and `a` or two hard links clash too. Each
+/// pair holds the option's name and its path.
+pub(super) fn check_distinct_files(
+    inputs: &[(&str, &Path)],
+    outputs: &[(&str, &Path)],
+) -> Result<()> {
+    for (position, &(name, path)) in outputs.iter().enumerate() {
+        let earlier = inputs.iter().chain(&outputs[..position]);
+        for &(other_name, other) in earlier {
+            if same_place(path, other) {
+                return Err(Error::Invalid(format!(
+                    "{name} {} names the same file as {other_name} {}; \
+                     writing it would destroy that file, so give {name} a \
+                     path of its own",
+                    path.display(),
+                    other.display()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Tells whether two paths lead to the same file: the same existing file,
+/// or the same name in the same folder for a file not yet written.
+fn same_place(a: &Path, b: &Path) -> bool {
+    if same_file::is_same_file(a, b).unwrap_or(false) {
+        return true;
+    }
+    let place = |path: &Path| {
+        let folder = match path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => Path::new("."),
+        };
+        Some((folder.canonicalize().ok()?, path.file_name()?.to_owned()))
+    };
+    match (place(a), place(b)) {
+        (Some(x), Some(y)) => x == y,
+        _ => a == b,
+    }
 }
 
 #[cfg(test)]

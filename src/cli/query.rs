@@ -97,11 +97,11 @@ pub(super) struct FilterArgs {
     /// File of item ids never to list, one per line; lines starting with #
     /// are skipped.
     #[arg(long, value_name = "FILE")]
-    exclude_file: Option<PathBuf>,
+    pub(super) exclude_file: Option<PathBuf>,
     /// File of item ids, one per line, to list only these items; lines
     /// starting with # are skipped.
     #[arg(long, value_name = "FILE")]
-    candidates: Option<PathBuf>,
+    pub(super) candidates: Option<PathBuf>,
     /// List only items of this genre, from the --items file, ignoring
     /// case. Repeat to allow any of several genres.
     #[arg(long, value_name = "NAME", requires = "items")]
@@ -405,6 +405,21 @@ fn cold_heading(list: &RankedList, subject: &str) -> (String, String) {
 }
 
 pub(super) fn recommend(command: RecommendCommand) -> Result<()> {
+    if let Some(out) = &command.output.out {
+        let filters = &command.filters;
+        let inputs: Vec<(&str, &Path)> = [
+            ("--model", Some(command.model.as_path())),
+            ("--items", command.items.as_deref()),
+            ("--users", command.users.as_deref()),
+            ("--ratings-of", command.ratings_of.as_deref()),
+            ("--candidates", filters.candidates.as_deref()),
+            ("--exclude-file", filters.exclude_file.as_deref()),
+        ]
+        .into_iter()
+        .filter_map(|(name, path)| Some((name, path?)))
+        .collect();
+        check_distinct_files(&inputs, &[("--out", out)])?;
+    }
     let recommender =
         load_recommender(&command.model, command.items.as_deref())?;
     let filter = resolve_filter(&recommender, &command.filters)?;

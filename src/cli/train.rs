@@ -37,26 +37,16 @@ pub(super) struct TrainCommand {
 pub(super) fn run(command: TrainCommand) -> Result<()> {
     let params = command.training.params();
     params.validate()?;
+    command.training.warn_extra_threads();
     if !command.force && command.model.exists() {
         return Err(Error::AlreadyExists {
             path: command.model.clone(),
         });
     }
     check_output_folder(&command.model)?;
-    let outputs: Vec<&PathBuf> = std::iter::once(&command.model)
-        .chain(command.curve.paths())
-        .collect();
-    for (position, path) in outputs.iter().enumerate() {
-        let clash =
-            outputs[..position].contains(path) || **path == command.ratings;
-        if clash {
-            return Err(Error::Invalid(format!(
-                "{} is named twice among --ratings, --model, --curve and \
-                 --plot; give each output its own file",
-                path.display()
-            )));
-        }
-    }
+    let mut outputs = vec![("--model", command.model.as_path())];
+    outputs.extend(command.curve.named_paths());
+    check_distinct_files(&[("--ratings", &command.ratings)], &outputs)?;
     let early_stop = command.early_stop.settings()?;
     command.curve.check(command.force)?;
     let (ratings, report) = load(&command.ratings, &command.input)?;
