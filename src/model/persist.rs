@@ -272,9 +272,32 @@ pub fn output_tempfile(folder: &Path) -> Result<tempfile::NamedTempFile> {
         use std::os::unix::fs::PermissionsExt;
         builder.permissions(std::fs::Permissions::from_mode(0o666));
     }
-    builder
+    let file = builder
         .tempfile_in(folder)
-        .map_err(|e| Error::io(folder, e))
+        .map_err(|e| Error::io(folder, e))?;
+    unfinished().push(file.path().to_path_buf());
+    Ok(file)
+}
+
+/// Paths of the temporary files that [`output_tempfile`] created. A file
+/// that was renamed into place or dropped is gone from its path, so
+/// removing every path here deletes only unfinished outputs.
+static UNFINISHED: std::sync::Mutex<Vec<std::path::PathBuf>> =
+    std::sync::Mutex::new(Vec::new());
+
+fn unfinished() -> std::sync::MutexGuard<'static, Vec<std::path::PathBuf>> {
+    UNFINISHED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Removes the temporary files of outputs still being written, for a
+/// process that is about to exit on a signal and will not run the
+/// destructors that would remove them.
+pub fn remove_unfinished_outputs() {
+    for path in unfinished().drain(..) {
+        let _ = std::fs::remove_file(path);
+    }
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same folder
