@@ -68,7 +68,8 @@ pub struct TrainParams {
     /// [`TrainParams::MAX_THREADS`].
     pub threads: usize,
     /// Bands the users and the items are each cut into, giving
-    /// `blocks * blocks` blocks; 0 picks `max(8, 2 * threads)`. The model
+    /// `blocks * blocks` blocks; 0 picks `max(8, 2 * threads)`, lowered
+    /// (not below 8) until blocks average at least 256 ratings. The model
     /// depends on this number, not on the thread count, so with the same
     /// seed and blocks it is bit-identical for any number of threads.
     /// Default 0, at most [`TrainParams::MAX_BLOCKS`].

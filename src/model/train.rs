@@ -130,6 +130,10 @@ impl HeldOut {
     }
 }
 
+/// Training RMSE, in multiples of the rating spread (largest minus
+/// smallest rating, at least 1), above which training counts as diverged.
+const RUNAWAY_SPREADS: f64 = 10.0;
+
 /// Training state between epochs, for callers that drive the epochs
 /// themselves (benchmarks, early stopping).
 ///
@@ -240,6 +244,18 @@ impl Trainer {
             return Err(Error::Diverged {
                 epoch: self.epoch,
                 what: "training loss",
+                value: train_rmse,
+                learning_rate: self.params.learning_rate,
+            });
+        }
+        // Finite but far beyond the ratings' spread: the steps overshoot
+        // (as with a penalty times learning rate above 2), and the model
+        // would predict worse than the global mean.
+        let spread = f64::from(self.range.1 - self.range.0).max(1.0);
+        if train_rmse > RUNAWAY_SPREADS * spread {
+            return Err(Error::Diverged {
+                epoch: self.epoch,
+                what: "training RMSE, over 10 times the rating spread,",
                 value: train_rmse,
                 learning_rate: self.params.learning_rate,
             });
