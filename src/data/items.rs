@@ -118,6 +118,17 @@ impl ItemCatalog {
             }
             let line = record.position().map_or(0, |p| record_line(bytes, p));
             let fields: Vec<&[u8]> = record.iter().collect();
+            // No id, title or genre spans lines, so a line break inside a
+            // field means a quote was left open and swallowed what follows.
+            if fields.iter().any(|field| field.contains(&b'\n')) {
+                return Err(Error::Row {
+                    path: path.to_path_buf(),
+                    line,
+                    message: "a quote opened on this line is not closed \
+                              before the line ends; close it or remove it"
+                        .into(),
+                });
+            }
             let is_first = std::mem::take(&mut first);
             if is_first && is_ratings_header(&fields) {
                 return Err(Error::Row {
@@ -332,6 +343,15 @@ mod tests {
         );
         assert_eq!(catalog.items["2"].genres, vec!["Action", "War"]);
         assert!(catalog.warnings.is_empty());
+    }
+
+    #[test]
+    fn unclosed_quote_rejected() {
+        let error = load_error(
+            b"movieId,title,genres\n1,A,Drama\n2,\"B (1995),Drama\n3,C,Drama\n",
+        );
+        assert!(error.contains(":3:"), "{error}");
+        assert!(error.contains("not closed"), "{error}");
     }
 
     #[test]
