@@ -564,3 +564,184 @@ fn range_limits_accepted() {
     .success();
     assert!(run.stdout.starts_with("top 1 of 1 unrated item for user 1"));
 }
+
+#[test]
+fn output_over_an_input_rejected() {
+    let fixture = Fixture::new();
+    let before = std::fs::read(&fixture.ratings).unwrap();
+    let dotted = fixture.dir.path().join(".").join("ratings.csv");
+    let run =
+        descent(train_args(text(&fixture.ratings), text(&dotted))).failure();
+    assert!(
+        run.stderr.contains("names the same file as --ratings"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(std::fs::read(&fixture.ratings).unwrap(), before);
+
+    let test = fixture.write("test.csv", "1,30,4\n2,20,3\n");
+    let curve = fixture.dir.path().join(".").join("test.csv");
+    let run = descent([
+        "evaluate",
+        "--train",
+        text(&fixture.ratings),
+        "--test",
+        text(&test),
+        "--curve",
+        text(&curve),
+        "--force",
+        "--quiet",
+    ])
+    .failure();
+    assert!(run.stderr.contains("--curve"), "{}", run.stderr);
+    assert!(run.stderr.contains("same file as --test"), "{}", run.stderr);
+
+    let model_bytes = std::fs::read(&fixture.model).unwrap();
+    let out = fixture.dir.path().join(".").join("model.dsc");
+    let run = descent([
+        "recommend",
+        "--model",
+        text(&fixture.model),
+        "--all",
+        "--out",
+        text(&out),
+        "--force",
+    ])
+    .failure();
+    assert!(
+        run.stderr.contains("same file as --model"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(std::fs::read(&fixture.model).unwrap(), model_bytes);
+}
+
+#[test]
+fn output_under_a_file_named() {
+    let fixture = Fixture::new();
+    let inside = fixture.ratings.join("model.dsc");
+    let run =
+        descent(train_args(text(&fixture.ratings), text(&inside))).failure();
+    assert!(run.stderr.contains("is not a folder"), "{}", run.stderr);
+}
+
+#[test]
+fn runaway_training_rejected() {
+    let fixture = Fixture::new();
+    let mut args = train_args(text(&fixture.ratings), text(&fixture.unwritten));
+    args.extend(["--regularization", "500"]);
+    let run = descent(args).failure();
+    assert!(
+        run.stderr.contains("training diverged at epoch 1"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("rating spread"), "{}", run.stderr);
+    assert!(!fixture.unwritten.exists());
+}
+
+#[test]
+fn test_file_seen_in_training_warned() {
+    let fixture = Fixture::new();
+    let run = descent([
+        "evaluate",
+        "--train",
+        text(&fixture.ratings),
+        "--test",
+        text(&fixture.ratings),
+        "--epochs",
+        "2",
+        "--json",
+    ])
+    .success();
+    assert!(
+        run.stderr.contains("6 of 6 test ratings are (user, item) pairs the training file holds"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.json()["test_ratings_seen_in_training"], 6);
+}
+
+#[test]
+fn more_threads_than_cores_warned() {
+    let fixture = Fixture::new();
+    let mut args = train_args(text(&fixture.ratings), text(&fixture.unwritten));
+    args.extend(["--threads", "1024"]);
+    let run = descent(args).success();
+    assert!(
+        run.stderr.contains("--threads 1024 is more than the"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// Sends SIGINT to `child` once a `.descent-*` temporary file shows up
+/// in `folder`, and returns whether one did.
+fn interrupt_while_writing(child: &Child, folder: &Path) -> bool {
+    let started = Instant::now();
+    while started.elapsed() < DEADLINE {
+        let writing = std::fs::read_dir(folder).unwrap().any(|entry| {
+            let name = entry.unwrap().file_name();
+            name.to_string_lossy().starts_with(".descent-")
+        });
+        if writing {
+            let pid = child.id().to_string();
+            Command::new("kill").args(["-INT", &pid]).status().unwrap();
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    false
+}
+
+#[test]
+fn interrupted_write_leaves_no_file() {
+    let fixture = Fixture::new();
+    let data = fixture.path("big");
+    descent([
+        "generate",
+        "--out",
+        text(&data),
+        "--users",
+        "40000",
+        "--items",
+        "2000",
+        "--ratings",
+        "400000",
+    ])
+    .success();
+    let model = fixture.path("big.dsc");
+    let ratings = data.join("ratings.csv");
+    descent([
+        "train",
+        "--ratings",
+        text(&ratings),
+        "--model",
+        text(&model),
+        "--epochs",
+        "1",
+        "--quiet",
+    ])
+    .success();
+
+    let out_dir = fixture.path("lists");
+    std::fs::create_dir(&out_dir).unwrap();
+    let out = out_dir.join("all.csv");
+    let args = [
+        "recommend",
+        "--model",
+        text(&model),
+        "--all",
+        "-n",
+        "200",
+        "--out",
+        text(&out),
+    ];
+    let child = spawn(&args);
+    let caught = interrupt_while_writing(&child, &out_dir);
+    let (code, stderr) = finish(child, &args.join(" "));
+    assert!(caught, "no temporary file appeared: {stderr}");
+    assert_eq!(code, 130, "{stderr}");
+    let left: Vec<_> = std::fs::read_dir(&out_dir).unwrap().collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
