@@ -487,6 +487,17 @@ fn ratings_of_folds_in_new_user() {
         run.stderr
     );
     assert_eq!(run.json()["ratings_used"], 2);
+
+    let wild = fixture.write("wild.csv", "10,50\n");
+    let run = fixture.recommend(&["--ratings-of", text(&wild)]).failure();
+    assert!(run.stderr.contains("wild.csv: rating 50"), "{}", run.stderr);
+    let bare = fixture.write("bare.csv", "\n10\n");
+    let run = fixture.recommend(&["--ratings-of", text(&bare)]).failure();
+    assert!(
+        run.stderr.contains("bare.csv:2: expected item,rating"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]

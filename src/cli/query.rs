@@ -538,7 +538,14 @@ fn recommend_folded(
         );
     }
 
-    let user = fold_in(model, &ratings, &FoldInOptions::default())?;
+    let user = fold_in(model, &ratings, &FoldInOptions::default()).map_err(
+        |error| match error {
+            Error::Invalid(message) => {
+                Error::Invalid(format!("{}: {message}", path.display()))
+            }
+            other => other,
+        },
+    )?;
     if !user.unknown_items.is_empty() {
         let shown: Vec<&str> = user
             .unknown_items

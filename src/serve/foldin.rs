@@ -263,8 +263,20 @@ pub fn parse_user_ratings(
             detail: "expected item,rating lines or a ratings file".into(),
         });
     };
-    if split_fields(first).len() == 2 {
+    let fields = split_fields(first).len();
+    if fields == 2 {
         return parse_pairs(&text, path);
+    }
+    if fields < 2 {
+        let line = text.lines().position(|line| line == first).unwrap_or(0);
+        return Err(Error::Row {
+            path: path.to_path_buf(),
+            line: line as u64 + 1,
+            message: format!(
+                "expected item,rating (or the columns of a ratings file), \
+                 found one field {first:?}"
+            ),
+        });
     }
     let (ratings, _) = parse_ratings(&bytes, path, &LoadOptions::default())?;
     if ratings.users.len() > 1 {
