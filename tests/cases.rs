@@ -601,7 +601,15 @@ fn diverging_learning_rate() {
     for value in ["-0.01", "nan"] {
         let model = out.path().join(format!("{value}.model"));
         let args = ["--learning-rate", value];
-        let run = train(&ratings, &model, &args).failure();
+        // A value that is not a finite number is a usage error (exit 2),
+        // a number out of range a checked setting (exit 1).
+        let run = train(&ratings, &model, &args);
+        assert!(
+            [1, 2].contains(&run.code) && run.stderr.contains("error:"),
+            "{value}: expected an error, exit {}: {}",
+            run.code,
+            run.stderr
+        );
         assert!(
             run.stderr.contains("--learning-rate"),
             "{value}: option not named: {}",

@@ -32,7 +32,7 @@ use descent::data::Ratings;
 use descent::model::persist;
 use descent::plural::{count, form};
 use descent::{fit_with, EpochReport, Error, Model, Result, TrainParams};
-use values::{whole, MAX_THREADS};
+use values::{whole, Real, MAX_THREADS};
 
 /// Biased matrix factorization recommender trained with parallel SGD.
 ///
@@ -174,7 +174,8 @@ struct TrainingArgs {
     #[arg(
         long,
         allow_hyphen_values = true,
-        default_value_t = TrainParams::default().learning_rate
+        default_value_t = TrainParams::default().learning_rate,
+        value_parser = Real
     )]
     learning_rate: f32,
     /// Whether each user and item row divides its factor step by the root
@@ -191,25 +192,29 @@ struct TrainingArgs {
     #[arg(
         long,
         allow_hyphen_values = true,
-        default_value_t = TrainParams::default().adagrad_initial_accumulator
+        default_value_t = TrainParams::default().adagrad_initial_accumulator,
+        value_parser = Real
     )]
     adagrad_initial_accumulator: f32,
     /// SGD step size of the biases in the first epoch, above 0; shrinks by
     /// --decay like --learning-rate.
-    #[arg(long, allow_hyphen_values = true, default_value_t = TrainParams::default().bias_learning_rate)]
+    #[arg(long, allow_hyphen_values = true, default_value_t = TrainParams::default().bias_learning_rate,
+        value_parser = Real)]
     bias_learning_rate: f32,
     /// Step size multiplier applied after each epoch, in (0, 1].
     #[arg(
         long,
         allow_hyphen_values = true,
-        default_value_t = TrainParams::default().decay
+        default_value_t = TrainParams::default().decay,
+        value_parser = Real
     )]
     decay: f32,
     /// L2 penalty on user and item factors, 0 or more.
     #[arg(
         long,
         allow_hyphen_values = true,
-        default_value_t = TrainParams::default().regularization
+        default_value_t = TrainParams::default().regularization,
+        value_parser = Real
     )]
     regularization: f32,
     /// Exponent of the factor penalty's scaling by a row's rating count n,
@@ -219,21 +224,24 @@ struct TrainingArgs {
     #[arg(
         long,
         allow_hyphen_values = true,
-        default_value_t = TrainParams::default().regularization_exponent
+        default_value_t = TrainParams::default().regularization_exponent,
+        value_parser = Real
     )]
     regularization_exponent: f32,
     /// L2 penalty on user and item biases, 0 or more.
     #[arg(
         long,
         allow_hyphen_values = true,
-        default_value_t = TrainParams::default().bias_regularization
+        default_value_t = TrainParams::default().bias_regularization,
+        value_parser = Real
     )]
     bias_regularization: f32,
     /// Standard deviation of the initial factors, above 0.
     #[arg(
         long,
         allow_hyphen_values = true,
-        default_value_t = TrainParams::default().init_std
+        default_value_t = TrainParams::default().init_std,
+        value_parser = Real
     )]
     init_std: f32,
     /// Seed of every random choice; the same seed and --blocks give the

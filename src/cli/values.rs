@@ -79,6 +79,46 @@ impl TypedValueParser for Fraction {
     }
 }
 
+/// A number that fits a 32-bit float: not infinite or NaN once read, and
+/// not so close to 0 that it reads as 0. Each option's own range is
+/// checked with the other settings.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Real;
+
+impl TypedValueParser for Real {
+    type Value = f32;
+
+    fn parse_ref(
+        &self,
+        command: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &OsStr,
+    ) -> Result<f32, clap::Error> {
+        let text = value.to_string_lossy();
+        let Ok(number) = text.trim().parse::<f32>() else {
+            return Err(out_of_range(command, arg, &text, "must be a number"));
+        };
+        let wide = text.trim().parse::<f64>().unwrap_or(f64::NAN);
+        if !number.is_finite() {
+            return Err(out_of_range(
+                command,
+                arg,
+                &text,
+                "must be a finite number (at most about 3.4e38)",
+            ));
+        }
+        if number == 0.0 && wide != 0.0 {
+            return Err(out_of_range(
+                command,
+                arg,
+                &text,
+                "is too close to 0 for a 32-bit number, which reads it as 0",
+            ));
+        }
+        Ok(number)
+    }
+}
+
 /// Builds the error `invalid --NAME VALUE: REASON`, in the wording of the
 /// library's own range checks.
 fn out_of_range(
@@ -135,5 +175,21 @@ mod tests {
             let error = parse(Fraction, text).unwrap_err();
             assert!(error.contains("above 0 and below 1"), "{error}");
         }
+    }
+
+    #[test]
+    fn reals_rejected_as_typed() {
+        assert_eq!(parse(Real, "0.0175"), Ok(0.0175));
+        assert_eq!(parse(Real, "-2"), Ok(-2.0));
+        assert_eq!(parse(Real, "0"), Ok(0.0));
+        let huge = parse(Real, "1e39").unwrap_err();
+        assert!(
+            huge.contains("invalid --epochs 1e39: must be a finite"),
+            "{huge}"
+        );
+        let tiny = parse(Real, "1e-46").unwrap_err();
+        assert!(tiny.contains("1e-46: is too close to 0"), "{tiny}");
+        assert!(parse(Real, "NaN").is_err());
+        assert!(parse(Real, "x").unwrap_err().contains("must be a number"));
     }
 }
