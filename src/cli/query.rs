@@ -1,7 +1,7 @@
 //! `descent recommend`, `predict` and `similar`: queries of a saved model.
 
 use super::batch::{self, BatchOutputArgs};
-use super::values::{whole, MAX_COUNT};
+use super::values::{whole, IdArg, MAX_COUNT};
 use super::*;
 
 use clap::ArgGroup;
@@ -28,7 +28,7 @@ pub(super) struct RecommendCommand {
     #[arg(long)]
     pub(super) model: PathBuf,
     /// User id as written in the training file.
-    #[arg(long)]
+    #[arg(long, value_parser = IdArg)]
     pub(super) user: Option<String>,
     /// List every user of the model, in training order, as CSV or JSON
     /// lines (see --output-format).
@@ -126,10 +126,10 @@ pub(super) struct PredictCommand {
     #[arg(long)]
     model: PathBuf,
     /// User id as written in the training file.
-    #[arg(long)]
+    #[arg(long, value_parser = IdArg)]
     user: String,
     /// Item id as written in the training file.
-    #[arg(long)]
+    #[arg(long, value_parser = IdArg)]
     item: String,
     /// Print one JSON object.
     #[arg(long)]
@@ -146,7 +146,7 @@ pub(super) struct SimilarCommand {
     #[arg(long)]
     model: PathBuf,
     /// Item id as written in the training file.
-    #[arg(long)]
+    #[arg(long, value_parser = IdArg)]
     item: Option<String>,
     /// Item title in the --items file, instead of --item: an exact match
     /// ignoring case, or else the only title that contains it.

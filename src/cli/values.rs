@@ -5,6 +5,7 @@ use std::ffi::OsStr;
 
 use clap::builder::TypedValueParser;
 use clap::error::ErrorKind;
+use descent::data::ids::{escape_invisible, find_invalid_char};
 
 /// Upper limit of list lengths (`--count`, `serve --max-n`), far above
 /// what a person reads, so that a mistyped length fails at once.
@@ -119,6 +120,39 @@ impl TypedValueParser for Real {
     }
 }
 
+/// A user or item id typed on the command line: not empty, and without
+/// the control characters or byte order mark that no ratings file may put
+/// in an id.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct IdArg;
+
+impl TypedValueParser for IdArg {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        command: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &OsStr,
+    ) -> Result<String, clap::Error> {
+        let text = value.to_string_lossy();
+        let shown = format!("\"{}\"", escape_invisible(&text));
+        if text.trim().is_empty() {
+            return Err(out_of_range(
+                command,
+                arg,
+                &shown,
+                "an id may not be empty",
+            ));
+        }
+        if let Some(invalid) = find_invalid_char(&text) {
+            let reason = format!("an id may not contain {invalid}");
+            return Err(out_of_range(command, arg, &shown, &reason));
+        }
+        Ok(text.into_owned())
+    }
+}
+
 /// Builds the error `invalid --NAME VALUE: REASON`, in the wording of the
 /// library's own range checks.
 fn out_of_range(
@@ -191,5 +225,20 @@ mod tests {
         assert!(tiny.contains("1e-46: is too close to 0"), "{tiny}");
         assert!(parse(Real, "NaN").is_err());
         assert!(parse(Real, "x").unwrap_err().contains("must be a number"));
+    }
+
+    #[test]
+    fn ids_checked_for_invisible_characters() {
+        assert_eq!(parse(IdArg, "42"), Ok("42".to_string()));
+        let empty = parse(IdArg, " ").unwrap_err();
+        assert!(
+            empty.contains("invalid --epochs \" \": an id may not be empty"),
+            "{empty}"
+        );
+        let control = parse(IdArg, "1\u{1b}[2J").unwrap_err();
+        assert!(control.contains("\"1\\u{1b}[2J\""), "{control}");
+        assert!(control.contains("U+001B"), "{control}");
+        let mark = parse(IdArg, "\u{feff}1").unwrap_err();
+        assert!(mark.contains("byte order mark"), "{mark}");
     }
 }
