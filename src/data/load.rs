@@ -563,7 +563,7 @@ impl RowReader {
         }
         self.width = Some(count);
         for (column, field) in self.columns.iter_mut().zip(fields) {
-            *column = String::from_utf8_lossy(field).into_owned();
+            *column = column_label(field);
         }
         Ok(())
     }
@@ -890,8 +890,31 @@ fn quote(field: &[u8]) -> String {
     }
 }
 
+/// Longest header name, in characters, that a message quotes whole.
+const LABEL_CHARS: usize = 40;
+
+/// Returns a header field as a message shows it: control characters
+/// escaped, so they cannot act on the terminal, and cut after
+/// [`LABEL_CHARS`] characters, so a binary file does not fill the screen.
+fn column_label(field: &[u8]) -> String {
+    let text =
+        crate::data::ids::escape_invisible(&String::from_utf8_lossy(field));
+    match text.char_indices().nth(LABEL_CHARS) {
+        Some((cut, _)) => format!("{}...", &text[..cut]),
+        None => text,
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn header_labels_escaped_and_cut() {
+        assert_eq!(column_label(b"us\x1b[31mer"), "us\\u{1b}[31mer");
+        let long = column_label(&[b'a'; 100]);
+        assert_eq!(long.len(), LABEL_CHARS + 3);
+        assert!(long.ends_with("..."));
+    }
+
     use super::*;
 
     fn parse(text: &str) -> Result<(Ratings, LoadReport)> {
