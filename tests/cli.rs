@@ -1594,3 +1594,25 @@ fn empty_candidates_file_warns() {
         run.stdout
     );
 }
+
+#[test]
+fn unreachable_relevance_threshold_noted() {
+    let fixture = Fixture::new();
+    let run = descent([
+        "evaluate",
+        "--ratings",
+        text(&fixture.ratings),
+        "--relevance-threshold",
+        "100",
+        "--epochs",
+        "2",
+        "--quiet",
+    ])
+    .success();
+    assert!(
+        run.stdout
+            .contains("top-N not measured: no test user has a rating"),
+        "{}",
+        run.stdout
+    );
+}

@@ -771,6 +771,11 @@ fn report_text(report: &SplitReport) -> String {
         if let Some(popularity) = &baselines.popularity {
             text.push_str(&ranking_line("popularity", popularity));
         }
+    } else {
+        text.push_str(
+            "top-N not measured: no test user has a rating at or above the \
+             relevance threshold (see --relevance-threshold)\n",
+        );
     }
 
     if let Some(stop) = &report.early_stop {
