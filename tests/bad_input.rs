@@ -745,3 +745,19 @@ fn interrupted_write_leaves_no_file() {
     let left: Vec<_> = std::fs::read_dir(&out_dir).unwrap().collect();
     assert!(left.is_empty(), "left behind: {left:?}");
 }
+
+#[test]
+fn folders_and_files_swapped_named() {
+    let fixture = Fixture::new();
+    let run =
+        descent(train_args(text(&fixture.ratings), text(fixture.dir.path())))
+            .failure();
+    assert!(run.stderr.contains("it is a folder"), "{}", run.stderr);
+
+    let run = descent(["generate", "--out", text(&fixture.ratings)]).failure();
+    assert!(
+        run.stderr.contains("it is a file, not a folder"),
+        "{}",
+        run.stderr
+    );
+}

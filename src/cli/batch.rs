@@ -93,10 +93,10 @@ impl Sink {
         let Some(path) = &output.out else {
             return Ok(Sink::Stdout(BufWriter::new(std::io::stdout())));
         };
+        check_output_folder(path)?;
         if !output.force && path.exists() {
             return Err(Error::AlreadyExists { path: path.clone() });
         }
-        check_output_folder(path)?;
         let folder = match path.parent() {
             Some(parent) if !parent.as_os_str().is_empty() => parent,
             _ => Path::new("."),

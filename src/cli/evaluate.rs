@@ -166,12 +166,13 @@ impl CurveArgs {
 /// Fails when `path` exists and may not be replaced, or its folder is
 /// missing.
 pub(super) fn check_new_file(path: &Path, replace: bool) -> Result<()> {
+    check_output_folder(path)?;
     if !replace && path.exists() {
         return Err(Error::AlreadyExists {
             path: path.to_path_buf(),
         });
     }
-    check_output_folder(path)
+    Ok(())
 }
 
 #[derive(Args, Debug)]

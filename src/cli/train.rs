@@ -38,12 +38,12 @@ pub(super) fn run(command: TrainCommand) -> Result<()> {
     let params = command.training.params();
     params.validate()?;
     command.training.warn_extra_threads();
+    check_output_folder(&command.model)?;
     if !command.force && command.model.exists() {
         return Err(Error::AlreadyExists {
             path: command.model.clone(),
         });
     }
-    check_output_folder(&command.model)?;
     let mut outputs = vec![("--model", command.model.as_path())];
     outputs.extend(command.curve.named_paths());
     check_distinct_files(&[("--ratings", &command.ratings)], &outputs)?;

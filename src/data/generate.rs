@@ -378,6 +378,13 @@ impl Synthetic {
     /// Returns [`Error::AlreadyExists`] if either file exists and `force`
     /// is false, and [`Error::Io`] if a file cannot be written.
     pub fn write(&self, dir: &Path, force: bool) -> Result<()> {
+        if dir.exists() && !dir.is_dir() {
+            return Err(Error::Invalid(format!(
+                "cannot write into {}: it is a file, not a folder; name a \
+                 folder for ratings.csv and movies.csv",
+                dir.display()
+            )));
+        }
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         let ratings_path = dir.join("ratings.csv");
         let movies_path = dir.join("movies.csv");
