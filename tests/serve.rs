@@ -6,7 +6,8 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -451,6 +452,118 @@ fn bad_requests_get_clear_errors() {
 
     // The server still responds after all of the above.
     let (status, _) = get(&agent, &server.url("/health"));
+    assert_eq!(status, 200);
+    let (status, log) = server.stop();
+    assert!(status.success(), "exit status {status}; log:\n{log}");
+}
+
+/// Read timeout of [`send_raw`]. The server waits for a body with no time
+/// limit of its own, so a response that depends on the body never arrives
+/// within it.
+const RAW_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Sends `head` and then `body` unchanged on a new connection and reads one
+/// response. Unlike ureq, this can declare a `Content-Length` that the body
+/// does not match.
+fn send_raw(server: &Server, head: &str, body: &[u8]) -> (u16, Value) {
+    let address = server.base.strip_prefix("http://").unwrap();
+    let mut stream = TcpStream::connect(address).unwrap();
+    stream.set_read_timeout(Some(RAW_TIMEOUT)).unwrap();
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
+    let mut reader = BufReader::new(stream);
+
+    let mut status_line = String::new();
+    reader.read_line(&mut status_line).unwrap_or_else(|e| {
+        panic!("no response within {RAW_TIMEOUT:?} to {head:?}: {e}")
+    });
+    let status = status_line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("invalid status line {status_line:?}"));
+
+    let mut length = None;
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        if line == "\r\n" || line.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            if name.eq_ignore_ascii_case("content-length") {
+                length = Some(value.trim().parse::<usize>().unwrap());
+            }
+        }
+    }
+    let length = length.unwrap_or_else(|| {
+        panic!("no Content-Length in the {status} response to {head:?}")
+    });
+    let mut content = vec![0; length];
+    reader.read_exact(&mut content).unwrap();
+    let value = serde_json::from_slice(&content).unwrap_or_else(|e| {
+        let text = String::from_utf8_lossy(&content);
+        panic!("invalid JSON ({e}): {text}")
+    });
+    (status, value)
+}
+
+fn post_head(path: &str, extra: &str) -> String {
+    format!(
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+         Content-Type: application/json\r\n{extra}\r\n"
+    )
+}
+
+#[test]
+fn oversize_content_length_gets_413() {
+    let fixture = fixture();
+    let extra = ["--max-body-bytes", "4096"];
+    let server = Server::start(&fixture.model_path, &extra);
+
+    // The body is 2 bytes, so only a response that does not wait for the
+    // declared length arrives within RAW_TIMEOUT.
+    for declared in ["4097", "2000000", "99999999999"] {
+        for path in ["/predict", "/recommend"] {
+            let length = format!("Content-Length: {declared}\r\n");
+            let head = post_head(path, &length);
+            let (status, body) = send_raw(&server, &head, b"[]");
+            let case = format!("{path} with Content-Length {declared}");
+            assert_eq!(status, 413, "{case}: {body}");
+            let message = error_of(&body);
+            assert!(message.contains("limit of 4096 bytes"), "{case}: {body}");
+            assert!(message.contains("--max-body-bytes"), "{case}: {body}");
+        }
+    }
+
+    // A client that waits for 100 Continue gets the 413 in its place.
+    let expect = "Content-Length: 2000000\r\nExpect: 100-continue\r\n";
+    let (status, body) = send_raw(&server, &post_head("/predict", expect), b"");
+    assert_eq!(status, 413, "{body}");
+
+    // A body of exactly the limit is read as before.
+    let mut exact = b"[]".to_vec();
+    exact.resize(4096, b' ');
+    let head = post_head("/predict", "Content-Length: 4096\r\n");
+    let (status, body) = send_raw(&server, &head, &exact);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["predictions"], json!([]));
+
+    // A chunked body has no declared length and is checked as it is read.
+    let chunked = "Transfer-Encoding: chunked\r\n";
+    let small = b"2\r\n[]\r\n0\r\n\r\n";
+    let (status, body) =
+        send_raw(&server, &post_head("/predict", chunked), small);
+    assert_eq!(status, 200, "{body}");
+    let mut large = format!("{:x}\r\n", 8192).into_bytes();
+    large.resize(large.len() + 8192, b' ');
+    large.extend_from_slice(b"\r\n0\r\n\r\n");
+    let (status, body) =
+        send_raw(&server, &post_head("/predict", chunked), &large);
+    assert_eq!(status, 413, "{body}");
+    assert!(error_of(&body).contains("limit of 4096 bytes"), "{body}");
+
+    let (status, _) = get(&agent(), &server.url("/health"));
     assert_eq!(status, 200);
     let (status, log) = server.stop();
     assert!(status.success(), "exit status {status}; log:\n{log}");

@@ -2,9 +2,8 @@
 
 use std::sync::Arc;
 
-use axum::body::Body;
 use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -279,9 +278,9 @@ struct PredictResponse<'a> {
 /// objects, or an object whose `pairs` contains that array.
 pub(super) async fn predict(
     State(state): State<Arc<AppState>>,
-    body: Body,
+    request: Request,
 ) -> ApiResult {
-    let bytes = read_body(body, state.limits.max_body_bytes).await?;
+    let bytes = read_body(request, state.limits.max_body_bytes).await?;
     let value: serde_json::Value =
         serde_json::from_slice(&bytes).map_err(ApiError::from_json)?;
     let pairs: Vec<Pair> =
@@ -359,9 +358,9 @@ struct FoldInRequest {
 /// leaving out the rated ones.
 pub(super) async fn recommend_for_ratings(
     State(state): State<Arc<AppState>>,
-    body: Body,
+    request: Request,
 ) -> ApiResult {
-    let bytes = read_body(body, state.limits.max_body_bytes).await?;
+    let bytes = read_body(request, state.limits.max_body_bytes).await?;
     let request: FoldInRequest =
         serde_json::from_slice(&bytes).map_err(ApiError::from_json)?;
     check_batch(request.ratings.len(), state.limits.max_batch, "ratings")?;

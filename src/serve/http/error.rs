@@ -1,8 +1,11 @@
 //! Error responses and request-body reading of the HTTP API.
 
+use std::time::Duration;
+
 use axum::body::Body;
 use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::http::StatusCode;
+use axum::extract::Request;
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use http_body_util::BodyExt;
@@ -95,16 +98,35 @@ impl IntoResponse for ApiError {
 /// gets the response rather than a reset connection.
 const DRAIN_BYTES: usize = 16 << 20;
 
-/// Reads a request body of at most `limit` bytes.
+/// Time without a new chunk after which a body declared too large stops
+/// being drained and the connection is closed. A client that declares a
+/// longer body than it sends would otherwise hold the connection open.
+const DRAIN_IDLE: Duration = Duration::from_secs(5);
+
+/// Reads the body of `request`, which may be at most `limit` bytes.
+///
+/// A `Content-Length` above `limit` gets 413 at once, without waiting for
+/// the body. The body is then drained in the background (see
+/// [`drain_body`]), unless the client sent `Expect: 100-continue` and so
+/// waits for the response before sending it. A body without
+/// `Content-Length` (chunked) is read until it passes `limit`.
 ///
 /// # Errors
 ///
 /// A longer body gives 413 Payload Too Large, naming the limit; a body
 /// that cannot be read gives 400.
 pub(super) async fn read_body(
-    mut body: Body,
+    request: Request,
     limit: usize,
 ) -> Result<Vec<u8>, ApiError> {
+    let (parts, mut body) = request.into_parts();
+    let declared = declared_length(&parts.headers);
+    if declared.is_some_and(|length| length > limit as u64) {
+        if !expects_continue(&parts.headers) {
+            tokio::spawn(drain_body(body));
+        }
+        return Err(body_too_large(limit));
+    }
     let mut data = Vec::new();
     let mut total = 0usize;
     while let Some(frame) = body.frame().await {
@@ -122,16 +144,63 @@ pub(super) async fn read_body(
         }
     }
     if total > limit {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!(
-                "request body is larger than the limit of {} (set by \
-                 --max-body-bytes)",
-                crate::plural::count(limit, "byte")
-            ),
-        ));
+        return Err(body_too_large(limit));
     }
     Ok(data)
+}
+
+fn body_too_large(limit: usize) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!(
+            "request body is larger than the limit of {} (set by \
+             --max-body-bytes)",
+            crate::plural::count(limit, "byte")
+        ),
+    )
+}
+
+/// Returns the `Content-Length` of a request, or `None` when the header is
+/// missing or not a single number. hyper 1 rejects a request with an
+/// invalid or conflicting length and drops the header of a chunked one.
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    let value = headers.get(header::CONTENT_LENGTH)?;
+    value.to_str().ok()?.trim().parse().ok()
+}
+
+fn expects_continue(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::EXPECT)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.trim().eq_ignore_ascii_case("100-continue"))
+}
+
+/// Reads and drops up to [`DRAIN_BYTES`] of a body that was rejected
+/// before it was read. hyper sends the response meanwhile, and once the
+/// body is dropped unfinished it closes the connection.
+async fn drain_body(mut body: Body) {
+    let mut total = 0usize;
+    while total <= DRAIN_BYTES {
+        let frame = match tokio::time::timeout(DRAIN_IDLE, body.frame()).await {
+            Ok(Some(Ok(frame))) => frame,
+            Ok(Some(Err(error))) => {
+                tracing::debug!("stopped draining a rejected body: {error}");
+                return;
+            }
+            Ok(None) => return,
+            Err(_) => {
+                tracing::debug!(
+                    "stopped draining a rejected body after {total} bytes: \
+                     no data for {} s",
+                    DRAIN_IDLE.as_secs()
+                );
+                return;
+            }
+        };
+        if let Ok(chunk) = frame.into_data() {
+            total = total.saturating_add(chunk.len());
+        }
+    }
 }
 
 /// A user or item id in a JSON body: a string, or an integer taken as its
