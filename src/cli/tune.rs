@@ -1,10 +1,12 @@
 //! `descent tune`: search training settings by k-fold cross-validation
 //! and write the results table and the best settings.
 
+use serde::ser::{SerializeMap, Serializer};
+
 use descent::eval::parallel::available_memory;
 use descent::eval::tune::{
-    results_csv, train_flags, tune, Choice, Metric, Search, SearchSpace,
-    TrialResult, TuneOutcome, TuneSettings, MAX_TRIALS,
+    results_csv, train_flags, tune, Choice, DivergedTrial, Metric, Search,
+    SearchSpace, TrialResult, TuneOutcome, TuneSettings, MAX_TRIALS,
 };
 
 use super::evaluate::MAX_FOLDS;
@@ -354,12 +356,18 @@ pub(super) fn run(command: TuneCommand) -> Result<()> {
         bar.finish_and_clear();
     }
     let outcome = outcome?;
+    warn_diverged(&outcome.diverged, settings.folds);
+    if outcome.results.is_empty() {
+        return Err(all_diverged(&outcome.diverged));
+    }
 
     std::fs::create_dir_all(&command.out)
         .map_err(|e| Error::io(&command.out, e))?;
     let flags = train_flags(&outcome.best());
     let command_line = train_command_line(&command.ratings, &flags);
-    let mut report = tune_report(&outcome, &settings, &flags, &command_line);
+    let rows = result_rows(&outcome, settings.metric);
+    let mut report =
+        tune_report(&outcome, &rows, &settings, &flags, &command_line);
     let csv = results_csv(&outcome, settings.metric);
     let mut json_bytes = serde_json::to_vec_pretty(&report)
         .expect("the results serialize to JSON");
@@ -431,6 +439,7 @@ struct TuneReport<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     trials: Option<usize>,
     candidates: usize,
+    diverged_candidates: usize,
     training_runs: usize,
     runs_at_once: usize,
     wall_seconds: f64,
@@ -439,7 +448,7 @@ struct TuneReport<'a> {
     train_args: &'a [String],
     train_command: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    results: Option<&'a [TrialResult]>,
+    results: Option<&'a [ResultRow<'a>]>,
     #[serde(skip_serializing_if = "Option::is_none")]
     files: Option<Vec<String>>,
 }
@@ -458,6 +467,7 @@ struct Fixed {
 
 fn tune_report<'a>(
     outcome: &'a TuneOutcome,
+    rows: &'a [ResultRow<'a>],
     settings: &TuneSettings,
     flags: &'a [String],
     command_line: &'a str,
@@ -475,7 +485,8 @@ fn tune_report<'a>(
         seed: base.seed,
         search,
         trials,
-        candidates: outcome.results.len(),
+        candidates: rows.len(),
+        diverged_candidates: outcome.diverged.len(),
         training_runs: outcome.trainings,
         runs_at_once: settings.at_once,
         wall_seconds: outcome.seconds,
@@ -491,7 +502,7 @@ fn tune_report<'a>(
         best: &outcome.results[0],
         train_args: flags,
         train_command: command_line,
-        results: Some(&outcome.results),
+        results: Some(rows),
         files: None,
     }
 }
@@ -514,7 +525,8 @@ fn summary_text(
         text.push_str(&format!(" {:>8}", "rmse"));
     }
     text.push('\n');
-    for result in outcome.results.iter().take(10) {
+    let finished = &outcome.results;
+    for result in finished.iter().take(SHOWN_ROWS) {
         text.push_str(&format!(
             "{:>4} {:>7} {:>6} {:>9} {:>9} {:>8} {:>10.4} {:>8.4}",
             result.rank,
@@ -531,24 +543,52 @@ fn summary_text(
         }
         text.push('\n');
     }
-    if outcome.results.len() > 10 {
+    let shown_diverged = SHOWN_ROWS.saturating_sub(finished.len());
+    for diverged in outcome.diverged.iter().take(shown_diverged) {
+        let params = &diverged.params;
+        text.push_str(&format!(
+            "{:>4} {:>7} {:>6} {:>9} {:>9} {:>8} {:>10} {:>8}",
+            diverged.rank,
+            params.factors,
+            params.epochs,
+            params.learning_rate,
+            params.regularization,
+            params.regularization_exponent,
+            "diverged",
+            "-"
+        ));
+        if with_rmse {
+            text.push_str(&format!(" {:>8}", "-"));
+        }
+        text.push('\n');
+    }
+    let rows = finished.len() + outcome.diverged.len();
+    if rows > SHOWN_ROWS {
         text.push_str(&format!(
             "... {} in {}\n",
-            count(outcome.results.len() - 10, "more row"),
+            count(rows - SHOWN_ROWS, "more row"),
             command.output(RESULTS_CSV).display()
         ));
     }
-    let best = &outcome.results[0];
+    let best = &finished[0];
     text.push_str(&format!(
         "best of {} by mean {metric} over {} folds: {:.4} (std {:.4}); {} \
          in {:.1} s\n",
-        count(outcome.results.len(), "candidate"),
+        count(rows, "candidate"),
         settings.folds,
         best.score.mean,
         best.score.std,
         count(outcome.trainings, "training run"),
         outcome.seconds
     ));
+    if !outcome.diverged.is_empty() {
+        text.push_str(&format!(
+            "{} of {} diverged and {} ranked last\n",
+            outcome.diverged.len(),
+            count(rows, "candidate"),
+            form(outcome.diverged.len(), "is", "are")
+        ));
+    }
     text.push_str(&format!("train it with:\n  {command_line}\n"));
     if command.ratings.len() > 1 {
         text.push_str(
@@ -563,4 +603,133 @@ fn summary_text(
         command.output(BEST_ARGS).display()
     ));
     text
+}
+
+/// Maximum rows of the printed table. tune.csv has every row.
+const SHOWN_ROWS: usize = 10;
+
+/// Maximum warning lines about diverged candidates, after which one line
+/// counts the rest.
+const SHOWN_WARNINGS: usize = 10;
+
+/// Prints a warning for each diverged candidate, naming its settings and
+/// the fold that diverged.
+fn warn_diverged(diverged: &[DivergedTrial], folds: usize) {
+    for candidate in diverged.iter().take(SHOWN_WARNINGS) {
+        let params = &candidate.params;
+        let divergence = &candidate.divergence;
+        eprintln!(
+            "warning: candidate --factors {} --epochs {} --learning-rate {} \
+             --regularization {} --regularization-exponent {} diverged on \
+             fold {} of {folds} at epoch {} (the {} became {})",
+            params.factors,
+            params.epochs,
+            params.learning_rate,
+            params.regularization,
+            params.regularization_exponent,
+            divergence.fold + 1,
+            divergence.epoch,
+            divergence.quantity,
+            divergence.value
+        );
+    }
+    let unnamed = diverged.len().saturating_sub(SHOWN_WARNINGS);
+    if unnamed > 0 {
+        eprintln!(
+            "warning: {unnamed} more {} diverged",
+            form(unnamed, "candidate", "candidates")
+        );
+    }
+}
+
+/// Builds the error for a search in which every candidate diverged.
+fn all_diverged(diverged: &[DivergedTrial]) -> Error {
+    let smallest = diverged
+        .iter()
+        .map(|candidate| candidate.params.learning_rate)
+        .min_by(f32::total_cmp)
+        .expect("a search has at least one candidate");
+    Error::Invalid(format!(
+        "training diverged for every candidate ({}), so there are no \
+         results; try a smaller --learning-rate (the smallest tried was \
+         {smallest})",
+        count(diverged.len(), "candidate")
+    ))
+}
+
+/// One row of tune.json, in ranking order.
+enum ResultRow<'a> {
+    Finished(&'a TrialResult),
+    Diverged(&'a DivergedTrial, Metric),
+}
+
+/// The figures of a finished candidate with the `diverged` fields.
+#[derive(serde::Serialize)]
+struct FinishedRow<'a> {
+    #[serde(flatten)]
+    result: &'a TrialResult,
+    diverged: bool,
+    diverged_fold: Option<usize>,
+    diverged_epoch: Option<usize>,
+}
+
+impl serde::Serialize for ResultRow<'_> {
+    /// Writes a diverged candidate with the keys of a finished one: its
+    /// settings, `null` for every figure, and the fold (from 1) and epoch
+    /// at which it diverged.
+    fn serialize<S: Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        let (diverged, metric) = match self {
+            ResultRow::Finished(result) => {
+                let row = FinishedRow {
+                    result,
+                    diverged: false,
+                    diverged_fold: None,
+                    diverged_epoch: None,
+                };
+                return row.serialize(serializer);
+            }
+            ResultRow::Diverged(diverged, metric) => (diverged, *metric),
+        };
+
+        let params = &diverged.params;
+        let none: Option<f64> = None;
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("rank", &diverged.rank)?;
+        map.serialize_entry("candidate", &diverged.candidate)?;
+        map.serialize_entry("factors", &params.factors)?;
+        map.serialize_entry("epochs", &params.epochs)?;
+        map.serialize_entry("learning_rate", &params.learning_rate)?;
+        map.serialize_entry("regularization", &params.regularization)?;
+        map.serialize_entry(
+            "regularization_exponent",
+            &params.regularization_exponent,
+        )?;
+
+        map.serialize_entry("rmse", &none)?;
+        map.serialize_entry("mae", &none)?;
+        if !metric.lower_is_better() {
+            map.serialize_entry(metric.name(), &none)?;
+        }
+        map.serialize_entry("fold_scores", &none)?;
+        map.serialize_entry("train_seconds", &none)?;
+
+        map.serialize_entry("diverged", &true)?;
+        map.serialize_entry("diverged_fold", &(diverged.divergence.fold + 1))?;
+        map.serialize_entry("diverged_epoch", &diverged.divergence.epoch)?;
+        map.end()
+    }
+}
+
+/// Lists the rows of tune.json: the finished candidates, best first,
+/// then the diverged ones.
+fn result_rows(outcome: &TuneOutcome, metric: Metric) -> Vec<ResultRow<'_>> {
+    let finished = outcome.results.iter().map(ResultRow::Finished);
+    let diverged = outcome
+        .diverged
+        .iter()
+        .map(|candidate| ResultRow::Diverged(candidate, metric));
+    finished.chain(diverged).collect()
 }

@@ -274,11 +274,43 @@ impl TrialResult {
     }
 }
 
+/// The fold and epoch at which a training run stopped being finite.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Divergence {
+    /// Fold, counted from 0.
+    pub fold: usize,
+    /// Epoch, counted from 1.
+    pub epoch: usize,
+    /// The quantity that became non-finite: the `what` of
+    /// [`Error::Diverged`], such as `training loss`, or `test RMSE`.
+    pub quantity: &'static str,
+    /// The non-finite value.
+    pub value: f64,
+}
+
+/// A candidate whose training diverged on at least one fold.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DivergedTrial {
+    /// Place in the ranking, after every finished candidate.
+    pub rank: usize,
+    /// Position in the order candidates were generated, from 0.
+    pub candidate: usize,
+    /// The candidate's settings.
+    pub params: TrainParams,
+    /// The divergence on the lowest fold whose run diverged within this
+    /// candidate's epoch count.
+    pub divergence: Divergence,
+}
+
 /// The outcome of a search.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TuneOutcome {
-    /// One row per candidate, best first.
+    /// One row per candidate that finished on every fold, best first.
+    /// Empty when every candidate diverged.
     pub results: Vec<TrialResult>,
+    /// The candidates that diverged, in the order they were generated and
+    /// ranked after `results`.
+    pub diverged: Vec<DivergedTrial>,
     /// Fixed settings, with `blocks` resolved to a number so that the
     /// best settings train the same model on any machine.
     pub base: TrainParams,
@@ -290,6 +322,10 @@ pub struct TuneOutcome {
 
 impl TuneOutcome {
     /// Returns the settings of the best candidate.
+    ///
+    /// # Panics
+    ///
+    /// Panics when every candidate diverged, so `results` is empty.
     pub fn best(&self) -> TrainParams {
         self.results[0].params(&self.base)
     }
@@ -492,17 +528,34 @@ struct FoldFigures {
     score: f64,
 }
 
+/// One group trained on one fold.
+struct GroupRun {
+    /// Figures of each member, in member order, or `None` for a member
+    /// whose epoch count the run did not finish because it diverged.
+    figures: Vec<Option<FoldFigures>>,
+    diverged: Option<Divergence>,
+    /// Training time in seconds, measurement left out.
+    seconds: f64,
+}
+
 /// Runs the search on `ratings`: builds the folds, trains every candidate
 /// group on every fold, and ranks the candidates by the mean of the
 /// metric over the folds, ties going to the earlier candidate.
+///
+/// A run diverges when its training loss, a factor or its test RMSE is not
+/// finite. That does not stop the search: each candidate whose epoch count
+/// the diverged run did not finish goes to [`TuneOutcome::diverged`], and
+/// the candidates with fewer epochs that share the run are measured as
+/// usual.
 ///
 /// `progress(finished, total)` is called after each task, from the thread
 /// that ran it.
 ///
 /// # Errors
 ///
-/// As [`candidates`] and [`k_folds`], when a fold has no test user with a
-/// relevant item for a ranking metric, and when training diverges.
+/// As [`candidates`] and [`k_folds`], when training fails for a reason
+/// other than divergence, and when a fold has no test user with a
+/// relevant item for a ranking metric.
 pub fn tune(
     ratings: &Ratings,
     settings: &TuneSettings,
@@ -533,49 +586,52 @@ pub fn tune(
         let (train, test) = &folds[fold];
         run_group(group, train, test, fold, &settings)
     };
-    let done = |_: usize, _: &Result<(Vec<FoldFigures>, f64)>| {
+    let done = |_: usize, _: &Result<GroupRun>| {
         let count =
             finished.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
         progress(count, total);
     };
-    let outputs = run_tasks(settings.at_once, 1, total, task, done)?;
+    let runs = run_tasks(settings.at_once, 1, total, task, done)?;
 
     let mut per_candidate: Vec<Vec<FoldFigures>> =
         vec![Vec::new(); candidates.len()];
+    let mut divergences: Vec<Option<Divergence>> = vec![None; candidates.len()];
     let mut seconds = vec![0.0f64; candidates.len()];
-    for (index, (figures, train_seconds)) in outputs.into_iter().enumerate() {
+    // Runs come in fold order within a group, so the divergence kept for a
+    // candidate is that of its lowest diverged fold.
+    for (index, run) in runs.into_iter().enumerate() {
         let group = &groups[index / folds.len()];
-        for (&(candidate, _), figure) in group.members.iter().zip(figures) {
-            per_candidate[candidate].push(figure);
-            seconds[candidate] += train_seconds / folds.len() as f64;
+        for (&(candidate, _), figure) in group.members.iter().zip(run.figures) {
+            seconds[candidate] += run.seconds / folds.len() as f64;
+            match figure {
+                Some(figure) => per_candidate[candidate].push(figure),
+                None => {
+                    divergences[candidate] =
+                        divergences[candidate].or(run.diverged);
+                }
+            }
         }
     }
-    let mut results: Vec<TrialResult> = candidates
-        .iter()
-        .enumerate()
-        .map(|(index, params)| {
-            let figures = &per_candidate[index];
-            let values = |pick: fn(&FoldFigures) -> f64| -> Vec<f64> {
-                figures.iter().map(pick).collect()
-            };
-            let spread = |pick| Spread::of(&values(pick)).expect("k >= 2");
-            TrialResult {
+
+    let mut results = Vec::new();
+    let mut diverged = Vec::new();
+    for (index, params) in candidates.iter().enumerate() {
+        match divergences[index] {
+            Some(divergence) => diverged.push(DivergedTrial {
                 rank: 0,
                 candidate: index,
-                factors: params.factors,
-                epochs: params.epochs,
-                learning_rate: params.learning_rate,
-                regularization: params.regularization,
-                regularization_exponent: params.regularization_exponent,
-                rmse: spread(|f| f.rmse),
-                mae: spread(|f| f.mae),
-                metric: settings.metric,
-                score: spread(|f| f.score),
-                fold_scores: values(|f| f.score),
-                train_seconds: seconds[index],
-            }
-        })
-        .collect();
+                params: params.clone(),
+                divergence,
+            }),
+            None => results.push(trial_result(
+                index,
+                params,
+                &per_candidate[index],
+                seconds[index],
+                settings.metric,
+            )),
+        }
+    }
     let lower = settings.metric.lower_is_better();
     results.sort_by(|a, b| {
         let order = a.score.mean.total_cmp(&b.score.mean);
@@ -585,39 +641,105 @@ pub fn tune(
     for (rank, result) in results.iter_mut().enumerate() {
         result.rank = rank + 1;
     }
+    for (rank, trial) in diverged.iter_mut().enumerate() {
+        trial.rank = results.len() + rank + 1;
+    }
     Ok(TuneOutcome {
         results,
+        diverged,
         base,
         trainings: total,
         seconds: started.elapsed().as_secs_f64(),
     })
 }
 
+/// Summarizes the figures of a candidate that finished on every fold,
+/// unranked.
+fn trial_result(
+    index: usize,
+    params: &TrainParams,
+    figures: &[FoldFigures],
+    train_seconds: f64,
+    metric: Metric,
+) -> TrialResult {
+    let values = |pick: fn(&FoldFigures) -> f64| -> Vec<f64> {
+        figures.iter().map(pick).collect()
+    };
+    let spread = |pick| Spread::of(&values(pick)).expect("k >= 2");
+    TrialResult {
+        rank: 0,
+        candidate: index,
+        factors: params.factors,
+        epochs: params.epochs,
+        learning_rate: params.learning_rate,
+        regularization: params.regularization,
+        regularization_exponent: params.regularization_exponent,
+        rmse: spread(|f| f.rmse),
+        mae: spread(|f| f.mae),
+        metric,
+        score: spread(|f| f.score),
+        fold_scores: values(|f| f.score),
+        train_seconds,
+    }
+}
+
 /// Trains one group on one fold and measures each member at its epoch
-/// count. Returns the figures in member order and the training time.
+/// count, until the run ends or diverges.
 fn run_group(
     group: &Group,
     train: &Ratings,
     test: &Ratings,
     fold: usize,
     settings: &TuneSettings,
-) -> Result<(Vec<FoldFigures>, f64)> {
+) -> Result<GroupRun> {
     let started = Instant::now();
     let mut trainer = Trainer::new(train, &group.params)?;
-    let mut measured: BTreeMap<usize, FoldFigures> = BTreeMap::new();
-    let checkpoints: Vec<usize> = group.members.iter().map(|m| m.1).collect();
-    let mut training = started.elapsed().as_secs_f64();
+    let mut run = GroupRun {
+        figures: vec![None; group.members.len()],
+        diverged: None,
+        seconds: started.elapsed().as_secs_f64(),
+    };
     for epoch in 1..=group.params.epochs {
         let epoch_started = Instant::now();
-        trainer.epoch()?;
-        training += epoch_started.elapsed().as_secs_f64();
-        if checkpoints.contains(&epoch) {
-            let model = trainer.snapshot();
-            measured.insert(epoch, measure(&model, test, fold, settings)?);
+        let step = trainer.epoch();
+        run.seconds += epoch_started.elapsed().as_secs_f64();
+        match step {
+            Ok(_) => {}
+            Err(Error::Diverged {
+                epoch, what, value, ..
+            }) => {
+                run.diverged = Some(Divergence {
+                    fold,
+                    epoch,
+                    quantity: what,
+                    value,
+                });
+                break;
+            }
+            Err(error) => return Err(error),
+        }
+        if !group.members.iter().any(|&(_, epochs)| epochs == epoch) {
+            continue;
+        }
+        let figures = measure(&trainer.snapshot(), test, fold, settings)?;
+        // Finite factors can still overflow in a dot product. Opposite
+        // infinities then sum to a NaN prediction, which makes the RMSE NaN.
+        if !figures.rmse.is_finite() {
+            run.diverged = Some(Divergence {
+                fold,
+                epoch,
+                quantity: "test RMSE",
+                value: figures.rmse,
+            });
+            break;
+        }
+        for (member, &(_, epochs)) in group.members.iter().enumerate() {
+            if epochs == epoch {
+                run.figures[member] = Some(figures);
+            }
         }
     }
-    let figures = checkpoints.iter().map(|epoch| measured[epoch]).collect();
-    Ok((figures, training))
+    Ok(run)
 }
 
 fn measure(
@@ -695,7 +817,10 @@ pub fn train_flags(params: &TrainParams) -> Vec<String> {
 
 /// Renders the results table as CSV: one row per candidate, best first,
 /// with the mean and standard deviation of RMSE, MAE and the metric, and the
-/// metric on each fold.
+/// metric on each fold. Diverged candidates follow with empty figures.
+/// Every row ends in `diverged`, `diverged_fold` (from 1) and
+/// `diverged_epoch`. The fold columns are counted from the best finished
+/// candidate, so there are none when every candidate diverged.
 pub fn results_csv(outcome: &TuneOutcome, metric: Metric) -> Vec<u8> {
     let folds = outcome.results.first().map_or(0, |r| r.fold_scores.len());
     let mut header: Vec<String> = [
@@ -721,6 +846,11 @@ pub fn results_csv(outcome: &TuneOutcome, metric: Metric) -> Vec<u8> {
         header.push(format!("fold_{fold}_{}", metric.name()));
     }
     header.push("train_seconds".into());
+    // Columns after the rank and the five searched settings.
+    let figure_columns = header.len() - 6;
+    header.extend(
+        ["diverged", "diverged_fold", "diverged_epoch"].map(String::from),
+    );
 
     let mut writer = csv::Writer::from_writer(Vec::new());
     writer
@@ -745,6 +875,25 @@ pub fn results_csv(outcome: &TuneOutcome, metric: Metric) -> Vec<u8> {
         }
         row.extend(result.fold_scores.iter().map(f64::to_string));
         row.push(format!("{:.3}", result.train_seconds));
+        row.extend(["false", "", ""].map(String::from));
+        writer
+            .write_record(&row)
+            .expect("writing to memory cannot fail");
+    }
+    for trial in &outcome.diverged {
+        let params = &trial.params;
+        let mut row = vec![
+            trial.rank.to_string(),
+            params.factors.to_string(),
+            params.epochs.to_string(),
+            params.learning_rate.to_string(),
+            params.regularization.to_string(),
+            params.regularization_exponent.to_string(),
+        ];
+        row.extend(std::iter::repeat_n(String::new(), figure_columns));
+        row.push("true".into());
+        row.push((trial.divergence.fold + 1).to_string());
+        row.push(trial.divergence.epoch.to_string());
         writer
             .write_record(&row)
             .expect("writing to memory cannot fail");
