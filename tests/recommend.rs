@@ -394,6 +394,13 @@ fn cold_start_only_on_request() {
     assert_eq!(counts.len(), 3);
     assert!(counts.windows(2).all(|w| w[0] >= w[1]), "{counts:?}");
 
+    // The table shows rating counts as whole numbers.
+    let args = ["--user", "stranger", "-n", "1", "--cold-start", "popular"];
+    let run = fixture.recommend(&args).success();
+    let row = run.stdout.lines().nth(2).unwrap();
+    let score = row.split_whitespace().nth(2).unwrap();
+    assert_eq!(score, format!("{}", counts[0]), "{}", run.stdout);
+
     let run = fixture
         .recommend(&["--user", "stranger", "-n", "3", "--cold-start", "bias"])
         .success();

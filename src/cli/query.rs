@@ -327,10 +327,22 @@ pub(super) fn resolve_filter(
     Ok(filter)
 }
 
-/// Prints a ranked list as a table or as JSON with the given key.
+/// Returns the decimals of a score of a `kind` list in a table: none for
+/// rating counts, 3 otherwise.
+fn score_decimals(kind: ListKind) -> usize {
+    if kind == ListKind::Popular {
+        0
+    } else {
+        3
+    }
+}
+
+/// Prints a ranked list as a table, with `decimals` digits after the
+/// point of each score, or as JSON with the given key.
 fn emit_ranked(
     recommender: &Recommender,
     list: &[Scored],
+    decimals: usize,
     heading: String,
     json_head: serde_json::Value,
     json: bool,
@@ -369,7 +381,7 @@ fn emit_ranked(
     for (rank, scored) in list.iter().enumerate() {
         let item = model.items.id(scored.item);
         text.push_str(&format!(
-            "{:>4}  {item:<width$}  {:>5.3}  {}\n",
+            "{:>4}  {item:<width$}  {:>5.decimals$}  {}\n",
             rank + 1,
             scored.score,
             recommender.title(scored.item).unwrap_or("-")
@@ -462,7 +474,14 @@ pub(super) fn recommend(command: RecommendCommand) -> Result<()> {
             heading
         }
     };
-    emit_ranked(&recommender, &list.items, heading, head, command.json)
+    emit_ranked(
+        &recommender,
+        &list.items,
+        score_decimals(list.kind),
+        heading,
+        head,
+        command.json,
+    )
 }
 
 /// Warns about items rated more than once in a fold-in file, whose last
@@ -532,6 +551,7 @@ fn recommend_folded(
         return emit_ranked(
             recommender,
             &list.items,
+            score_decimals(list.kind),
             heading,
             head,
             command.json,
@@ -585,7 +605,7 @@ fn recommend_folded(
     head["user_bias"] = to_json(&user.bias);
     head["ratings_used"] = json!(user.rated.len());
     head["unknown_items"] = json!(user.unknown_items);
-    emit_ranked(recommender, &list, heading, head, command.json)
+    emit_ranked(recommender, &list, 3, heading, head, command.json)
 }
 
 pub(super) fn similar(command: SimilarCommand) -> Result<()> {
@@ -617,7 +637,7 @@ pub(super) fn similar(command: SimilarCommand) -> Result<()> {
         "title": recommender.title(index),
         "n": command.n,
     });
-    emit_ranked(&recommender, &list, heading, head, command.json)
+    emit_ranked(&recommender, &list, 3, heading, head, command.json)
 }
 
 pub(super) fn predict(command: PredictCommand) -> Result<()> {
