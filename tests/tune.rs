@@ -253,3 +253,22 @@ fn all_candidates_diverged_fails() {
         assert!(!out.join(name).exists(), "{name} was written");
     }
 }
+
+#[test]
+fn output_naming_input_rejected() {
+    let fixture = Fixture::new();
+    let input = fixture.path("tune.csv");
+    std::fs::copy(&fixture.ratings, &input).unwrap();
+    let before = std::fs::read(&input).unwrap();
+
+    let mut args = vec!["tune", "--ratings", text(&input)];
+    args.extend(["--out", text(fixture.dir.path()), "--force"]);
+    args.extend(["--factors", "4", "--epochs", "2", "--folds", "3"]);
+    let run = descent(args).failure();
+    assert!(
+        run.stderr.contains("names the same file as --ratings"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(std::fs::read(&input).unwrap(), before);
+}

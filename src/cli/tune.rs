@@ -304,6 +304,19 @@ pub(super) fn run(command: TuneCommand) -> Result<()> {
             command.out.display()
         )));
     }
+    let inputs: Vec<(&str, &Path)> = command
+        .ratings
+        .iter()
+        .map(|path| ("--ratings", path.as_path()))
+        .collect();
+    let outputs: Vec<PathBuf> = [RESULTS_CSV, RESULTS_JSON, BEST_ARGS]
+        .map(|name| command.output(name))
+        .into();
+    let outputs: Vec<(&str, &Path)> = outputs
+        .iter()
+        .map(|path| ("--out", path.as_path()))
+        .collect();
+    super::check_distinct_files(&inputs, &outputs)?;
 
     let (all, _) = super::evaluate::load_many(
         &command.ratings,
