@@ -292,6 +292,47 @@ fn endpoints_answer_json() {
     );
     assert_eq!(picked["unknown_items"], json!(["nothing"]));
 
+    // min_item_ratings leaves out rarely rated items in every list.
+    let mut counts = std::collections::HashMap::new();
+    for user in 0..model.users.len() as u32 {
+        for &item in model.rated_by(user) {
+            *counts.entry(model.items.id(item).to_string()).or_insert(0) += 1;
+        }
+    }
+    let mut sorted: Vec<u32> = counts.values().copied().collect();
+    sorted.sort_unstable();
+    let least = sorted[sorted.len() / 2];
+    let query = format!("n=20&min_item_ratings={least}");
+    let body = json!({
+        "ratings": [{"item": "10", "rating": 5}],
+        "n": 20,
+        "min_item_ratings": least,
+    });
+    let lists = [
+        get(
+            &agent,
+            &server.url(&format!("/users/7/recommendations?{query}")),
+        ),
+        get(&agent, &server.url(&format!("/items/10/similar?{query}"))),
+        post(&agent, &server.url("/recommend"), &body.to_string()),
+    ];
+    for ((status, list), key) in
+        lists
+            .iter()
+            .zip(["recommendations", "similar", "recommendations"])
+    {
+        assert_eq!(*status, 200, "{list}");
+        let items = items_of(list, key);
+        assert_eq!(items.len(), 20, "{list}");
+        for item in &items {
+            assert!(counts[item] >= least, "{item} in {list}");
+        }
+    }
+    let url = "/users/7/recommendations?min_item_ratings=0";
+    let (status, error) = get(&agent, &server.url(url));
+    assert_eq!(status, 400, "{error}");
+    assert!(error_of(&error).contains("min_item_ratings"), "{error}");
+
     // Cold start is labelled and only on request.
     let (status, cold) = get(
         &agent,

@@ -91,6 +91,7 @@ pub(super) struct UserListParams {
     genre: Option<String>,
     exclude: Option<String>,
     candidates: Option<String>,
+    min_item_ratings: Option<String>,
     cold_start: Option<String>,
 }
 
@@ -102,6 +103,7 @@ pub(super) struct SimilarParams {
     genre: Option<String>,
     exclude: Option<String>,
     candidates: Option<String>,
+    min_item_ratings: Option<String>,
 }
 
 /// Splits a comma-separated parameter, dropping empty entries.
@@ -118,12 +120,28 @@ fn filter_spec(
     genre: Option<&str>,
     exclude: Option<&str>,
     candidates: Option<&str>,
-) -> FilterSpec {
-    FilterSpec {
+    min_item_ratings: Option<&str>,
+) -> Result<FilterSpec, ApiError> {
+    Ok(FilterSpec {
         exclude: split_list(exclude),
         candidates: candidates.map(|list| split_list(Some(list))),
         genres: split_list(genre),
-        ..FilterSpec::default()
+        min_item_ratings: parse_min_item_ratings(min_item_ratings)?,
+    })
+}
+
+/// Parses `min_item_ratings`, a whole number from 1; missing means 1.
+fn parse_min_item_ratings(text: Option<&str>) -> Result<u32, ApiError> {
+    let Some(text) = text else {
+        return Ok(1);
+    };
+    match text.trim().parse::<u32>() {
+        Ok(count) if count >= 1 => Ok(count),
+        _ => Err(ApiError::bad_request(format!(
+            "invalid min_item_ratings {text:?}: expected a whole number \
+             from 1 to {}",
+            u32::MAX
+        ))),
     }
 }
 
@@ -191,7 +209,8 @@ pub(super) async fn user_recommendations(
         params.genre.as_deref(),
         params.exclude.as_deref(),
         params.candidates.as_deref(),
-    );
+        params.min_item_ratings.as_deref(),
+    )?;
     let served = state.current.load_full();
     let recommender = &served.recommender;
     let filter = recommender.filter(&spec)?;
@@ -231,7 +250,8 @@ pub(super) async fn similar_items(
         params.genre.as_deref(),
         params.exclude.as_deref(),
         params.candidates.as_deref(),
-    );
+        params.min_item_ratings.as_deref(),
+    )?;
     let served = state.current.load_full();
     let recommender = &served.recommender;
     let filter = recommender.filter(&spec)?;
@@ -351,6 +371,8 @@ struct FoldInRequest {
     #[serde(default)]
     candidates: Option<Vec<Id>>,
     #[serde(default)]
+    min_item_ratings: Option<u32>,
+    #[serde(default)]
     cold_start: Option<String>,
 }
 
@@ -372,7 +394,7 @@ pub(super) async fn recommend_for_ratings(
             .candidates
             .map(|list| list.into_iter().map(|id| id.0).collect()),
         genres: split_list(request.genre.as_deref()),
-        ..FilterSpec::default()
+        min_item_ratings: request.min_item_ratings.unwrap_or(1),
     };
     let ratings: Vec<(String, f32)> = request
         .ratings
@@ -509,9 +531,19 @@ mod tests {
     fn lists_split_on_commas() {
         assert_eq!(split_list(Some(" a, ,b,")), vec!["a", "b"]);
         assert!(split_list(None).is_empty());
-        let spec = filter_spec(Some("Drama"), None, Some(""));
+        let spec = filter_spec(Some("Drama"), None, Some(""), None).unwrap();
         assert_eq!(spec.candidates, Some(Vec::new()));
         assert_eq!(spec.genres, vec!["Drama"]);
+        assert_eq!(spec.min_item_ratings, 1);
+    }
+
+    #[test]
+    fn min_item_ratings_range() {
+        assert_eq!(parse_min_item_ratings(Some(" 50")).unwrap(), 50);
+        for bad in ["0", "-3", "1.5", "many", "4294967296"] {
+            let error = parse_min_item_ratings(Some(bad)).unwrap_err();
+            assert!(error.message.contains(bad), "{}", error.message);
+        }
     }
 
     #[test]
