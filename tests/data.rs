@@ -14,7 +14,7 @@ fn shipped_data_regenerates_identically() {
     Command::cargo_bin("descent")
         .unwrap()
         .args(["generate", "--users", "1000", "--items", "1700"])
-        .args(["--ratings", "100000", "--seed", "3", "--out"])
+        .args(["--ratings", "100000", "--seed", "3", "--stars", "--out"])
         .arg(out.path())
         .assert()
         .success();

@@ -64,6 +64,11 @@ pub(super) struct GenerateCommand {
     /// Seed; the same seed and settings give the same bytes.
     #[arg(long, default_value_t = SyntheticSpec::default().seed)]
     seed: u64,
+    /// Round each rating to the nearest half star and clip it to 0.5 to 5,
+    /// as in MovieLens. Without it, ratings have two decimals and no
+    /// bounds, so they spread beyond 0 to 5 with the planted spread.
+    #[arg(long)]
+    stars: bool,
     /// Replace ratings.csv and movies.csv if they exist.
     #[arg(long)]
     force: bool,
@@ -82,6 +87,7 @@ pub(super) fn run(command: GenerateCommand) -> Result<()> {
         popularity_exponent: command.popularity_exponent,
         activity_spread: command.activity_spread,
         seed: command.seed,
+        stars: command.stars,
     };
     spec.validate()?;
     let data = generate(&spec)?;
@@ -98,8 +104,8 @@ pub(super) fn run(command: GenerateCommand) -> Result<()> {
     }
     emit(&format!(
         "wrote {} ({}, {}) to {} and movies.csv beside it\nnoise floor \
-         RMSE {floor:.4}: the planted model itself scores this on these \
-         ratings, and no model can do better on average\n",
+         RMSE {floor:.4}: the planted model's expected ratings score this \
+         on these ratings, and no model can do better on average\n",
         count(data.ratings.len(), "rating"),
         count(data.ratings.users.len(), "user"),
         count(data.ratings.items.len(), "item"),

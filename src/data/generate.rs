@@ -1,13 +1,15 @@
 //! Synthetic rating data drawn from a planted low-rank model.
 //!
-//! Each rating is `mu + b_u + b_i + p_u · q_i + e`, rounded to hundredths,
-//! where `e` is Gaussian noise. The planted mean of every entry is kept, so a
-//! test can compare the RMSE of a trained model with the best RMSE possible.
+//! Each rating is `mu + b_u + b_i + p_u · q_i + e`, rounded to hundredths
+//! or, on request, to half stars from 0.5 to 5, where `e` is Gaussian
+//! noise. The expected rating of every entry is kept, so a test can compare
+//! the RMSE of a trained model with the best RMSE possible.
 //!
 //! The output depends only on the [`SyntheticSpec`]. Every random draw comes
 //! from a ChaCha8 stream named by its purpose and, for per-user draws, the
 //! user index, so the number of rayon threads does not change the result.
 
+use std::f64::consts::SQRT_2;
 use std::fs::File;
 use std::io::{self, Write as _};
 use std::path::Path;
@@ -199,6 +201,10 @@ pub struct SyntheticSpec {
     pub activity_spread: f64,
     /// Seed of every random draw.
     pub seed: u64,
+    /// Whether each rating is rounded to the nearest half star and clipped
+    /// to 0.5 to 5, as MovieLens ratings are. Otherwise ratings are
+    /// rounded to hundredths and not clipped.
+    pub stars: bool,
 }
 
 impl Default for SyntheticSpec {
@@ -212,6 +218,7 @@ impl Default for SyntheticSpec {
             popularity_exponent: 0.8,
             activity_spread: 1.0,
             seed: 1,
+            stars: false,
         }
     }
 }
@@ -328,8 +335,9 @@ pub struct Synthetic {
     /// one rating when `ratings` is at least `users` and at least `items`.
     /// Otherwise some ids in the maps have no rating.
     pub ratings: Ratings,
-    /// Planted mean `mu + b_u + b_i + p_u · q_i` of each entry, parallel to
-    /// `ratings.entries`.
+    /// Expected rating of each entry under the planted model, parallel to
+    /// `ratings.entries`: the planted mean `mu + b_u + b_i + p_u · q_i`,
+    /// or with [`SyntheticSpec::stars`] the mean star rating given it.
     pub expected: Vec<f32>,
     /// Title of each item index, such as "Golden Harbor (1994)".
     pub titles: Vec<String>,
@@ -338,11 +346,13 @@ pub struct Synthetic {
 }
 
 impl Synthetic {
-    /// Computes the RMSE of the planted means against the ratings, which is
-    /// the lowest RMSE that any model can expect to reach.
+    /// Computes the RMSE of the expected ratings against the ratings, which
+    /// is the lowest RMSE that any model can expect to reach.
     ///
-    /// It is close to `noise`, because rounding to hundredths adds a variance
-    /// of only about 0.01² / 12. Returns NaN when there are no ratings.
+    /// Without stars it is close to `noise`, because rounding to hundredths
+    /// adds a variance of only about 0.01² / 12. Half stars add rounding
+    /// error, and clipping at 0.5 and 5 removes some. Returns NaN when there
+    /// are no ratings.
     pub fn noise_floor(&self) -> f64 {
         root_mean_square(
             self.ratings
@@ -371,7 +381,8 @@ impl Synthetic {
     ///
     /// Each file is written to a temporary file in `dir` and then renamed,
     /// so a reader never sees a partly written file. Ratings are written
-    /// with two decimals, which parse back to the same f32 values.
+    /// with two decimals, or one when the second is 0, which parse back to
+    /// the same f32 values.
     ///
     /// # Errors
     ///
@@ -498,6 +509,44 @@ fn write_atomically(
 }
 
 /// Rounds `value` to a whole number of hundredths.
+/// Lowest star rating of [`SyntheticSpec::stars`].
+const MIN_STARS: f64 = 0.5;
+/// Highest star rating of [`SyntheticSpec::stars`].
+const MAX_STARS: f64 = 5.0;
+
+/// Rounds `value` to the nearest half star within 0.5 to 5.
+fn to_stars(value: f64) -> f32 {
+    ((value * 2.0).round() / 2.0).clamp(MIN_STARS, MAX_STARS) as f32
+}
+
+/// Returns the mean of [`to_stars`] of `mean` plus Gaussian noise of
+/// deviation `noise`: the rating a perfect model predicts.
+fn expected_stars(mean: f64, noise: f64) -> f64 {
+    if noise == 0.0 {
+        return f64::from(to_stars(mean));
+    }
+    // Star s is drawn when the noisy value lies in [s - 0.25, s + 0.25),
+    // and the lowest and highest stars also take the tails.
+    let below = |edge: f64| 0.5 * libm::erfc((mean - edge) / (noise * SQRT_2));
+    let mut total = 0.0;
+    let mut star = MIN_STARS;
+    while star <= MAX_STARS {
+        let low = if star == MIN_STARS {
+            0.0
+        } else {
+            below(star - 0.25)
+        };
+        let high = if star == MAX_STARS {
+            1.0
+        } else {
+            below(star + 0.25)
+        };
+        total += star * (high - low);
+        star += 0.5;
+    }
+    total
+}
+
 fn round_to_hundredths(value: f64) -> i64 {
     (value * 100.0).round() as i64
 }
@@ -557,7 +606,8 @@ fn format_rating_rows(
     text
 }
 
-/// Appends `hundredths / 100` with exactly two decimals.
+/// Appends `hundredths / 100` with two decimals, or one when the second
+/// is 0, so that half stars read as in MovieLens files ("3.5", "4.0").
 fn push_hundredths(text: &mut Vec<u8>, hundredths: i64) {
     if hundredths < 0 {
         text.push(b'-');
@@ -565,7 +615,10 @@ fn push_hundredths(text: &mut Vec<u8>, hundredths: i64) {
     let magnitude = hundredths.unsigned_abs();
     push_digits(text, magnitude / 100);
     let fraction = (magnitude % 100) as u8;
-    text.extend_from_slice(&[b'.', b'0' + fraction / 10, b'0' + fraction % 10]);
+    text.extend_from_slice(&[b'.', b'0' + fraction / 10]);
+    if fraction % 10 != 0 {
+        text.push(b'0' + fraction % 10);
+    }
 }
 
 /// Appends `value` in decimal.
@@ -666,14 +719,16 @@ pub fn generate(spec: &SyntheticSpec) -> Result<Synthetic> {
             for (k, &item) in items.iter().enumerate() {
                 let mean = planted.mean(user as usize, item as usize);
                 let error: f64 = rng.sample(StandardNormal);
-                let hundredths = round_to_hundredths(mean + noise * error);
+                let drawn = mean + noise * error;
                 time += rng.random_range(1..=MAX_GAP);
-                entries[k] = Rating {
-                    user,
-                    item,
-                    value: rating_from_hundredths(hundredths),
+                let (value, expectation) = if spec.stars {
+                    (to_stars(drawn), expected_stars(mean, noise))
+                } else {
+                    let hundredths = round_to_hundredths(drawn);
+                    (rating_from_hundredths(hundredths), mean)
                 };
-                expected[k] = mean as f32;
+                entries[k] = Rating { user, item, value };
+                expected[k] = expectation as f32;
                 timestamps[k] = time;
             }
         });
@@ -1260,6 +1315,76 @@ mod tests {
     }
 
     #[test]
+    fn stars_are_half_steps_in_range() {
+        let data = generate(&SyntheticSpec {
+            stars: true,
+            ..small_spec(2)
+        })
+        .unwrap();
+        let mut seen = std::collections::BTreeSet::new();
+        for rating in &data.ratings.entries {
+            let doubled = rating.value * 2.0;
+            assert_eq!(doubled, doubled.round(), "{}", rating.value);
+            assert!((0.5..=5.0).contains(&rating.value), "{}", rating.value);
+            seen.insert(doubled as u32);
+        }
+        assert_eq!(seen.len(), 10, "stars seen: {seen:?}");
+    }
+
+    #[test]
+    fn expected_stars_limits() {
+        assert_eq!(expected_stars(3.3, 0.0), 3.5);
+        assert_eq!(expected_stars(-4.0, 0.0), 0.5);
+        assert!((expected_stars(3.0, 0.01) - 3.0).abs() < 1e-9);
+        assert!((expected_stars(40.0, 0.5) - 5.0).abs() < 1e-9);
+        assert!((expected_stars(-40.0, 0.5) - 0.5).abs() < 1e-9);
+        // Far from the bounds, rounding noise of a wide spread averages
+        // out to the mean.
+        assert!((expected_stars(2.8, 0.4) - 2.8).abs() < 1e-3);
+        // Near a bound, clipping pulls the expectation inward.
+        assert!(expected_stars(5.0, 0.5) < 4.9);
+    }
+
+    #[test]
+    fn star_floor_beats_planted_mean() {
+        let spec = SyntheticSpec {
+            users: 500,
+            items: 400,
+            ratings: 60_000,
+            stars: true,
+            ..SyntheticSpec::default()
+        };
+        let data = generate(&spec).unwrap();
+        let residuals: Vec<f64> = data
+            .ratings
+            .entries
+            .iter()
+            .zip(&data.expected)
+            .map(|(rating, &e)| f64::from(rating.value) - f64::from(e))
+            .collect();
+        let bias = residuals.iter().sum::<f64>() / residuals.len() as f64;
+        assert!(bias.abs() < 0.01, "mean residual {bias}");
+
+        // The same draws without stars keep the planted means. Those,
+        // clipped to the stars, score worse than the expected stars.
+        let clean = generate(&SyntheticSpec {
+            stars: false,
+            ..spec
+        })
+        .unwrap();
+        let planted = root_mean_square(
+            data.ratings
+                .entries
+                .iter()
+                .zip(&clean.expected)
+                .map(|(rating, &mean)| rating.value - mean.clamp(0.5, 5.0)),
+        );
+        let floor = data.noise_floor();
+        assert!(floor < planted, "floor {floor} against {planted}");
+        assert!((0.45..0.6).contains(&floor), "floor {floor}");
+    }
+
+    #[test]
     fn values_are_whole_hundredths() {
         let data = generate(&small_spec(2)).unwrap();
         for rating in &data.ratings.entries {
@@ -1440,8 +1565,11 @@ mod tests {
             (347, "3.47"),
             (-5, "-0.05"),
             (-1234, "-12.34"),
-            (0, "0.00"),
-            (500, "5.00"),
+            (0, "0.0"),
+            (500, "5.0"),
+            (350, "3.5"),
+            (-50, "-0.5"),
+            (-305, "-3.05"),
         ] {
             let mut text = Vec::new();
             push_hundredths(&mut text, hundredths);
