@@ -1081,6 +1081,15 @@ fn early_stop_in_train_and_evaluate() {
     assert!(best <= run, "{stop}");
     assert!(run <= 30, "{stop}");
     assert_eq!(json["params"]["epochs"], best, "saved epochs: {json}");
+
+    // The saved model is the best epoch count trained on every rating, so
+    // it equals the model of a plain run with that many epochs.
+    let plain = fixture.path("plain.st");
+    let epochs = best.to_string();
+    train(&fixture.ratings, &plain, &["--epochs", &epochs]).success();
+    let saved = std::fs::read(&model).unwrap();
+    assert!(saved == std::fs::read(&plain).unwrap(), "models differ");
+
     let rows = std::fs::read_to_string(&curve).unwrap();
     assert_eq!(rows.lines().count() as u64, run + 1, "curve rows: {rows}");
     let first = rows.lines().nth(1).unwrap();

@@ -435,19 +435,16 @@ fn early_stop_keeps_best_epoch() {
     assert_eq!(tracked.model.params.epochs, stop.best_epoch);
     assert_eq!(stop.fit_ratings + stop.validation_ratings, data.len());
 
-    // The kept model is the model of the best epoch.
-    let split = descent::data::split::validation_split(
-        data.len(),
-        0.2,
-        params.seed ^ descent::eval::early_stop::VALIDATION_SEED_MIX,
-    )
-    .unwrap();
-    let fit_part = data.subset(&split.train);
-    let mut trainer = Trainer::new(&fit_part, &params).unwrap();
+    // The kept model is the best epoch count trained on all the data.
+    let mut trainer = Trainer::new(&data, &params).unwrap();
     for _ in 0..stop.best_epoch {
         trainer.epoch().unwrap();
     }
-    assert_eq!(trainer.snapshot().user_factors, tracked.model.user_factors);
+    let expected = trainer.snapshot();
+    assert_eq!(expected.user_factors, tracked.model.user_factors);
+    assert_eq!(expected.item_factors, tracked.model.item_factors);
+    assert_eq!(expected.item_bias, tracked.model.item_bias);
+    assert_eq!(tracked.model.items.len(), data.items.len());
 }
 
 #[test]

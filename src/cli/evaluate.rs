@@ -69,9 +69,9 @@ impl SplitArg {
 #[derive(Args, Debug)]
 pub(super) struct EarlyStopArgs {
     /// Hold out --validation-fraction of the training ratings, stop once
-    /// validation RMSE has not improved for --patience epochs, and keep
-    /// the model of the best epoch. --epochs is the limit. Test ratings
-    /// never take part.
+    /// validation RMSE has not improved for --patience epochs, then train
+    /// the best epoch count again on all the training ratings. --epochs
+    /// is the limit. Test ratings never take part.
     #[arg(long)]
     early_stop: bool,
     /// Share of the training ratings held out for validation by
@@ -781,8 +781,9 @@ fn report_text(report: &SplitReport) -> String {
 
     if let Some(stop) = &report.early_stop {
         text.push_str(&format!(
-            "early stopping: kept epoch {} of {} run (limit {}), \
-             validation RMSE {:.4} on {} held out of {}\n",
+            "early stopping: best epoch {} of {} run (limit {}), \
+             validation RMSE {:.4} on {} held out of {}; the measured \
+             model then trained for {} on all of them\n",
             stop.best_epoch,
             stop.epochs_run,
             stop.max_epochs,
@@ -791,7 +792,8 @@ fn report_text(report: &SplitReport) -> String {
             count(
                 stop.fit_ratings + stop.validation_ratings,
                 "training rating"
-            )
+            ),
+            count(stop.best_epoch, "epoch")
         ));
     }
 

@@ -113,14 +113,18 @@ pub(super) fn run(command: TrainCommand) -> Result<()> {
     );
     if let Some(stop) = &stop {
         text.push_str(&format!(
-            "early stopping: kept epoch {} of {} run (limit {}), validation \
-             RMSE {:.4} on {} held out; the model was fitted on the other {}\n",
+            "early stopping: best epoch {} of {} run (limit {}), validation \
+             RMSE {:.4} on {} held out from the other {}; the saved model \
+             then trained for {} on all {} in {:.2} s\n",
             stop.best_epoch,
             stop.epochs_run,
             stop.max_epochs,
             stop.best_validation_rmse,
             count(stop.validation_ratings, "rating"),
-            count(stop.fit_ratings, "rating")
+            count(stop.fit_ratings, "rating"),
+            count(stop.best_epoch, "epoch"),
+            count(ratings.len(), "rating"),
+            stop.refit_seconds
         ));
     }
     emit(&text)

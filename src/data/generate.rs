@@ -616,7 +616,7 @@ fn push_hundredths(text: &mut Vec<u8>, hundredths: i64) {
     push_digits(text, magnitude / 100);
     let fraction = (magnitude % 100) as u8;
     text.extend_from_slice(&[b'.', b'0' + fraction / 10]);
-    if fraction % 10 != 0 {
+    if !fraction.is_multiple_of(10) {
         text.push(b'0' + fraction % 10);
     }
 }

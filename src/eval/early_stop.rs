@@ -2,9 +2,11 @@
 //!
 //! Early stopping holds out a seeded share of the training ratings as a
 //! validation set, trains on the rest, and stops once validation RMSE has
-//! not improved for `patience` epochs in a row. The model of the best epoch
-//! is kept. Test ratings, when given, are only measured for the curve and
-//! never affect when training stops.
+//! not improved for `patience` epochs in a row. The best epoch count found
+//! that way is then trained again on all the training ratings, so the
+//! model contains every user and item it was given. Test ratings,
+//! when given, are only measured for the curve and never affect when
+//! training stops.
 
 use std::time::Instant;
 
@@ -74,12 +76,14 @@ pub struct StopReport {
     pub epochs_run: usize,
     /// The epoch limit, `TrainParams::epochs`.
     pub max_epochs: usize,
-    /// Validation RMSE of the kept model.
+    /// Validation RMSE after the best epoch.
     pub best_validation_rmse: f64,
-    /// Training ratings the model was fitted on.
+    /// Training ratings fitted while searching for the best epoch.
     pub fit_ratings: usize,
-    /// Training ratings held out for validation.
+    /// Training ratings held out for validation during the search.
     pub validation_ratings: usize,
+    /// Seconds of the final training on all the training ratings.
+    pub refit_seconds: f64,
     /// The settings used.
     pub settings: EarlyStop,
 }
@@ -87,10 +91,12 @@ pub struct StopReport {
 /// A trained model with its per-epoch record.
 #[derive(Debug, Clone)]
 pub struct Tracked {
-    /// The model: after the last epoch, or of the best epoch with early
-    /// stopping, in which case `params.epochs` is that epoch.
+    /// The model after the last epoch. With early stopping, the model
+    /// trained on all the training ratings for the best epoch count, which
+    /// is then `params.epochs`.
     pub model: Model,
-    /// One point per epoch run.
+    /// One point per epoch run; with early stopping, of the search on the
+    /// ratings that were not held out.
     pub curve: Vec<EpochPoint>,
     /// Present with early stopping.
     pub stop: Option<StopReport>,
@@ -99,7 +105,8 @@ pub struct Tracked {
 }
 
 /// Trains on `train`, measuring RMSE after every epoch, and stops early
-/// when `early_stop` is given.
+/// when `early_stop` is given. `observer` receives no points of the final
+/// training that follows early stopping.
 ///
 /// Epochs run on the current rayon pool (see [`Trainer`]); wrap the call
 /// in `ThreadPool::install` to choose the thread count. `observer`
@@ -164,7 +171,7 @@ pub fn train_tracked(
     }
 
     let mut curve = Vec::new();
-    let mut best: Option<(f64, usize, Model)> = None;
+    let mut best: Option<(f64, usize)> = None;
     let mut stale = 0;
     for _ in 0..params.epochs {
         let point = run_epoch(
@@ -177,8 +184,8 @@ pub fn train_tracked(
         observer(&point);
         curve.push(point);
         let rmse = point.validation_rmse.expect("measured above");
-        if best.as_ref().is_none_or(|(lowest, _, _)| rmse < *lowest) {
-            best = Some((rmse, point.epoch, trainer.snapshot()));
+        if best.is_none_or(|(lowest, _)| rmse < lowest) {
+            best = Some((rmse, point.epoch));
             stale = 0;
         } else {
             stale += 1;
@@ -187,9 +194,22 @@ pub fn train_tracked(
             }
         }
     }
-    let (best_rmse, best_epoch, mut model) =
+    let (best_rmse, best_epoch) =
         best.expect("params.validate() ensures at least one epoch");
-    model.params.epochs = best_epoch;
+    drop(trainer);
+
+    // The same settings and seed on all the ratings, so the model equals
+    // that of a training run with `--epochs best_epoch`.
+    let refit_started = Instant::now();
+    let refit_params = TrainParams {
+        epochs: best_epoch,
+        ..params.clone()
+    };
+    let mut trainer = Trainer::new(train, &refit_params)?;
+    for _ in 0..best_epoch {
+        trainer.epoch()?;
+    }
+    let model = trainer.into_model();
     Ok(Tracked {
         model,
         stop: Some(StopReport {
@@ -199,6 +219,7 @@ pub fn train_tracked(
             best_validation_rmse: best_rmse,
             fit_ratings: fit.len(),
             validation_ratings: validation_len,
+            refit_seconds: refit_started.elapsed().as_secs_f64(),
             settings: *settings,
         }),
         curve,
