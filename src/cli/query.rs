@@ -187,9 +187,9 @@ pub(super) fn print_warnings(warnings: &[String]) {
     if warnings.len() > SHOWN {
         let more = warnings.len() - SHOWN;
         eprintln!(
-            "warning: {} of the items file {} read the same way or skipped",
-            count(more, "more line"),
-            form(more, "was", "were")
+            "warning: {} about the items file {} not shown",
+            count(more, "more warning"),
+            form(more, "is", "are")
         );
     }
 }

@@ -32,8 +32,11 @@ pub struct ItemInfo {
 pub struct ItemCatalog {
     /// Title and genres by item id.
     pub items: FxHashMap<String, ItemInfo>,
-    /// One message per line that needed attention.
+    /// Messages about lines that needed attention: one per skipped line,
+    /// then one for all titles read as Latin-1.
     pub warnings: Vec<String>,
+    /// Line and item id of each title read as Latin-1.
+    latin1: Vec<(u64, String)>,
 }
 
 /// Genre names of the 19 flags in ml-100k `u.item`, in column order.
@@ -89,7 +92,42 @@ impl ItemCatalog {
                 path.display()
             )));
         }
+        catalog.warn_latin1(path);
         Ok(catalog)
+    }
+
+    /// Adds one warning for the titles read as Latin-1, naming the first
+    /// few lines.
+    fn warn_latin1(&mut self, path: &Path) {
+        const SHOWN: usize = 5;
+        let warning = match self.latin1.as_slice() {
+            [] => return,
+            [(line, id)] => format!(
+                "{}:{line}: title of item {id} is not UTF-8; read as Latin-1",
+                path.display()
+            ),
+            lines => {
+                let shown: Vec<String> = lines
+                    .iter()
+                    .take(SHOWN)
+                    .map(|(line, _)| line.to_string())
+                    .collect();
+                let rest = lines.len().saturating_sub(SHOWN);
+                let more = if rest > 0 {
+                    format!(" and {rest} more")
+                } else {
+                    String::new()
+                };
+                format!(
+                    "{}: {} titles are not UTF-8 and were read as Latin-1, \
+                     on lines {}{more}",
+                    path.display(),
+                    lines.len(),
+                    shown.join(", ")
+                )
+            }
+        };
+        self.warnings.push(warning);
     }
 
     /// Title of `item`, if the file has it.
@@ -218,10 +256,7 @@ impl ItemCatalog {
         }
         let (title, latin1) = decode(fields[1].trim_ascii());
         if latin1 {
-            self.warnings.push(format!(
-                "{}:{line}: title of item {id} is not UTF-8; read as Latin-1",
-                path.display()
-            ));
+            self.latin1.push((line, id.clone()));
         }
         self.items.insert(id, ItemInfo { title, genres });
         Ok(())
@@ -367,6 +402,26 @@ mod tests {
         assert_eq!(catalog.title("1"), Some("Café Lumière (2001)"));
         assert_eq!(catalog.warnings.len(), 1);
         assert!(catalog.warnings[0].contains(":1:"));
+    }
+
+    #[test]
+    fn latin1_titles_in_one_warning() {
+        let mut text = Vec::new();
+        for id in 1..=8 {
+            text.extend_from_slice(format!("{id}::Caf").as_bytes());
+            text.extend_from_slice(b"\xe9 (2001)::Drama\n");
+        }
+        text.extend_from_slice(b"9\n");
+        let catalog = load(&text);
+        assert_eq!(catalog.title("8"), Some("Café (2001)"));
+        assert_eq!(catalog.warnings.len(), 2, "{:?}", catalog.warnings);
+        assert!(catalog.warnings[0].contains(":9: skipped"));
+        let latin1 = &catalog.warnings[1];
+        assert!(latin1.contains("8 titles are not UTF-8"), "{latin1}");
+        assert!(
+            latin1.contains("lines 1, 2, 3, 4, 5 and 3 more"),
+            "{latin1}"
+        );
     }
 
     #[test]
