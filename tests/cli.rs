@@ -1625,3 +1625,24 @@ fn unreachable_relevance_threshold_noted() {
         run.stdout
     );
 }
+
+#[test]
+fn evaluate_min_item_ratings_lists() {
+    let fixture = Fixture::new();
+    let all = evaluate_json(&fixture, &["--seed", "4"]);
+    assert_eq!(all["ranking"]["min_item_ratings"], 1, "{all}");
+    assert!(
+        all["ranking"]["covered_items"].as_u64().unwrap() > 0,
+        "{all}"
+    );
+
+    // No item of the fixture has 100 ratings, so every list is empty.
+    let args = ["--seed", "4", "--min-item-ratings", "100"];
+    let none = evaluate_json(&fixture, &args);
+    for ranking in [&none["ranking"], &none["baselines"]["popularity"]] {
+        assert_eq!(ranking["min_item_ratings"], 100, "{none}");
+        assert_eq!(ranking["covered_items"], 0, "{none}");
+        assert_eq!(ranking["users"], all["ranking"]["users"], "{none}");
+    }
+    assert_eq!(none["rmse"], all["rmse"], "RMSE changed");
+}

@@ -21,7 +21,7 @@ use descent::eval::report::{train_and_measure, EvalSettings};
 use descent::eval::tune::{
     tune, Choice, Metric, Search, SearchSpace, TuneSettings,
 };
-use descent::eval::{ranking_metrics, rating_errors};
+use descent::eval::{ranking_metrics, rating_errors, MinItemRatings};
 use descent::model::train::Trainer;
 use descent::{fit, Model, TrainParams};
 
@@ -296,7 +296,8 @@ fn ranking_metrics_by_hand() {
         ("u1", "i9", 5.0),
         ("u9", "i0", 5.0),
     ]);
-    let metrics = ranking_metrics(&model, &test, 3, 4.0).unwrap();
+    let any = MinItemRatings::any();
+    let metrics = ranking_metrics(&model, &test, 3, 4.0, &any).unwrap();
     assert_eq!(metrics.users, 2, "the unknown u9 is left out");
 
     // u0: hit at rank 2 of 2 relevant; u1: hits at ranks 1 and 3 of 3.
@@ -328,16 +329,48 @@ fn popularity_ranks_most_rated_unseen() {
     let model = ranking_model(3, 4, &[&[1, 2], &[0, 2], &[1, 2]]);
     let popularity = Popularity::new(&model);
     use descent::eval::Ranker;
-    assert_eq!(popularity.top_n(0, 2), vec![0, 3]);
-    assert_eq!(popularity.top_n(1, 3), vec![1, 3]);
+    assert_eq!(popularity.top_n(0, 2, None), vec![0, 3]);
+    assert_eq!(popularity.top_n(1, 3, None), vec![1, 3]);
     // u0 finds i0 at rank 1 and misses i3; u1's i1 is at rank 1.
     let test =
         test_set(&[("u0", "i0", 5.0), ("u0", "i3", 4.0), ("u1", "i1", 4.0)]);
-    let metrics = ranking_metrics(&popularity, &test, 1, 4.0).unwrap();
+    let any = MinItemRatings::any();
+    let metrics = ranking_metrics(&popularity, &test, 1, 4.0, &any).unwrap();
     assert_eq!(metrics.precision, 1.0);
     assert_eq!(metrics.recall, (0.5 + 1.0) / 2.0);
     assert_eq!(metrics.hit_rate, 1.0);
     assert_eq!(metrics.covered_items, 2);
+}
+
+#[test]
+fn min_item_ratings_restricts_lists() {
+    // Training counts: i2 three times, i1 twice, i0 once, i3 never.
+    let model = ranking_model(3, 4, &[&[1, 2], &[0, 2], &[1, 2]]);
+    let two = MinItemRatings::new(&model, 2);
+    assert_eq!(two.min(), 2);
+
+    // Only i1 and i2 have 2 ratings, and u0 rated both.
+    let popularity = Popularity::new(&model);
+    use descent::eval::Ranker;
+    assert_eq!(
+        popularity.top_n(1, 3, Some(&[false, true, true, false])),
+        [1]
+    );
+    assert!(model
+        .top_n(0, 3, Some(&[false, true, true, false]))
+        .is_empty());
+    assert_eq!(model.top_n(1, 3, Some(&[true, true, false, true])), [1, 3]);
+
+    // u1's relevant i1 is the one item its list may hold; u2's i0 has one
+    // rating, so it is never listed.
+    let test = test_set(&[("u1", "i1", 5.0), ("u2", "i0", 5.0)]);
+    let metrics = ranking_metrics(&model, &test, 2, 4.0, &two).unwrap();
+    assert_eq!(metrics.min_item_ratings, 2);
+    assert_eq!(metrics.users, 2);
+    assert_eq!(metrics.hit_rate, 0.5);
+    assert_eq!(metrics.covered_items, 1);
+    let all = ranking_metrics(&model, &test, 2, 4.0, &MinItemRatings::any());
+    assert_eq!(all.unwrap().covered_items, 3);
 }
 
 #[test]
@@ -590,6 +623,7 @@ fn tune_settings(at_once: usize) -> TuneSettings {
         metric: Metric::Rmse,
         n: 5,
         relevance_threshold: None,
+        min_item_ratings: 1,
         at_once,
     }
 }

@@ -275,6 +275,17 @@ pub(super) struct EvaluateCommand {
     /// rating range, 4 on a 1..5 scale].
     #[arg(long, allow_hyphen_values = true)]
     relevance_threshold: Option<f32>,
+    /// Leave items with fewer than this many training ratings out of the
+    /// top-N lists of the model and of the popularity baseline, as
+    /// `recommend --min-item-ratings` does, 1 to 4294967295. RMSE and MAE
+    /// are unchanged. The default, 1, lists every item.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 1,
+        value_parser = whole(1, u64::from(u32::MAX))
+    )]
+    min_item_ratings: usize,
     /// Print exactly one JSON object.
     #[arg(long)]
     json: bool,
@@ -309,6 +320,7 @@ impl EvaluateCommand {
         Ok(EvalSettings {
             n: self.n,
             relevance_threshold: self.relevance_threshold,
+            min_item_ratings: self.min_item_ratings as u32,
             early_stop: self.early_stop.settings()?,
             // Test RMSE after every epoch costs a pass over the test
             // ratings, so it is measured only where it is shown: in the
@@ -761,9 +773,17 @@ fn report_text(report: &SplitReport) -> String {
     ));
 
     if let Some(ranking) = &report.ranking {
+        let rare = if ranking.min_item_ratings > 1 {
+            format!(
+                " and items with fewer than {} training ratings",
+                ranking.min_item_ratings
+            )
+        } else {
+            String::new()
+        };
         text.push_str(&format!(
             "top-{} over {} (relevant: test rating >= {}; lists leave out \
-             training items)\n",
+             training items{rare})\n",
             ranking.n,
             count(ranking.users, "user"),
             ranking.relevance_threshold

@@ -223,11 +223,12 @@ impl Indexed for Popularity<'_> {
 }
 
 impl Ranker for Popularity<'_> {
-    fn top_n(&self, user: u32, n: usize) -> Vec<u32> {
+    fn top_n(&self, user: u32, n: usize, allowed: Option<&[bool]>) -> Vec<u32> {
         let rated = self.model.rated_by(user);
         self.order
             .iter()
             .copied()
+            .filter(|&item| allowed.is_none_or(|a| a[item as usize]))
             .filter(|item| rated.binary_search(item).is_err())
             .take(n)
             .collect()

@@ -28,7 +28,8 @@ use crate::data::{IdMap, Ratings};
 use crate::model::{Fallback, Model, Prediction};
 
 pub use ranking::{
-    default_relevance_threshold, ranking_metrics, Ranker, RankingMetrics,
+    default_relevance_threshold, ranking_metrics, MinItemRatings, Ranker,
+    RankingMetrics,
 };
 
 /// A model or baseline with the id maps of its training data.

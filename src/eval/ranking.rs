@@ -15,17 +15,58 @@ use crate::model::Model;
 /// Something that ranks items for a training user.
 pub trait Ranker: Indexed + Sync {
     /// Returns up to `n` item indices for user index `user`, best first,
-    /// leaving out the items the user rated in training.
-    fn top_n(&self, user: u32, n: usize) -> Vec<u32>;
+    /// leaving out the items the user rated in training and, when
+    /// `allowed` is given, the items whose flag in it is not set.
+    fn top_n(&self, user: u32, n: usize, allowed: Option<&[bool]>) -> Vec<u32>;
 }
 
 impl Ranker for Model {
-    fn top_n(&self, user: u32, n: usize) -> Vec<u32> {
-        self.recommend(self.users.id(user), n)
-            .expect("the index comes from the model's own user map")
+    fn top_n(&self, user: u32, n: usize, allowed: Option<&[bool]>) -> Vec<u32> {
+        self.recommend_among(user, n, allowed)
             .into_iter()
             .map(|scored| scored.item)
             .collect()
+    }
+}
+
+/// The items a top-N list may contain: those with at least `min`
+/// training ratings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MinItemRatings {
+    min: u32,
+    /// Flag per item index; `None` when `min` is at most 1.
+    allowed: Option<Vec<bool>>,
+}
+
+impl MinItemRatings {
+    /// Allows every item.
+    pub fn any() -> MinItemRatings {
+        MinItemRatings {
+            min: 1,
+            allowed: None,
+        }
+    }
+
+    /// Counts the training ratings of each item of `model` and allows the
+    /// items with at least `min`.
+    pub fn new(model: &Model, min: u32) -> MinItemRatings {
+        if min <= 1 {
+            return MinItemRatings::any();
+        }
+        let mut counts = vec![0u32; model.items.len()];
+        for &item in &model.rated_items {
+            counts[item as usize] += 1;
+        }
+        let allowed = counts.iter().map(|&count| count >= min).collect();
+        MinItemRatings {
+            min,
+            allowed: Some(allowed),
+        }
+    }
+
+    /// The least number of training ratings of a listed item.
+    pub fn min(&self) -> u32 {
+        self.min
     }
 }
 
@@ -36,6 +77,8 @@ pub struct RankingMetrics {
     pub n: usize,
     /// A held-out rating at or above this value marks a relevant item.
     pub relevance_threshold: f32,
+    /// Lists leave out items with fewer training ratings than this.
+    pub min_item_ratings: u32,
     /// Users with a training history and at least one relevant test item;
     /// the means below are over them.
     pub users: usize,
@@ -94,13 +137,17 @@ struct ListScores {
 /// A relevant item that the ranker never saw in training still counts
 /// towards recall, though no list can contain it.
 ///
+/// Lists contain only the items `items` allows.
+///
 /// Returns `None` when no known test user has a relevant item or `n` is 0.
 pub fn ranking_metrics(
     ranker: &impl Ranker,
     test: &Ratings,
     n: usize,
     threshold: f32,
+    items: &MinItemRatings,
 ) -> Option<RankingMetrics> {
+    let allowed = items.allowed.as_deref();
     if n == 0 {
         return None;
     }
@@ -119,7 +166,7 @@ pub fn ranking_metrics(
         .filter(|(_, items)| !items.is_empty())
         .filter_map(|(user, items)| {
             let user = ranker.users().get(test.users.id(user as u32))?;
-            let list = ranker.top_n(user, n);
+            let list = ranker.top_n(user, n, allowed);
             let hits: Vec<bool> =
                 list.iter().map(|&i| items.contains(&Some(i))).collect();
             Some((list_scores(&hits, items.len(), n), list))
@@ -140,6 +187,7 @@ pub fn ranking_metrics(
     Some(RankingMetrics {
         n,
         relevance_threshold: threshold,
+        min_item_ratings: items.min,
         users: lists.len(),
         precision: mean(|s| s.precision),
         recall: mean(|s| s.recall),

@@ -7,7 +7,9 @@ use super::baseline::{
     BaselineErrors, BiasBaseline, Popularity, ITEM_DAMPING, USER_DAMPING,
 };
 use super::early_stop::{train_tracked, EarlyStop, EpochPoint, StopReport};
-use super::ranking::{default_relevance_threshold, ranking_metrics};
+use super::ranking::{
+    default_relevance_threshold, ranking_metrics, MinItemRatings,
+};
 use super::{rating_errors, RankingMetrics, RatingErrors};
 use crate::data::Ratings;
 use crate::error::{Error, Result};
@@ -22,6 +24,9 @@ pub struct EvalSettings {
     /// Test ratings at or above this value are relevant; `None` uses
     /// [`default_relevance_threshold`].
     pub relevance_threshold: Option<f32>,
+    /// Top-N lists leave out items with fewer training ratings than this;
+    /// 1 keeps every item.
+    pub min_item_ratings: u32,
     /// Early stopping on a validation share of the training ratings.
     pub early_stop: Option<EarlyStop>,
     /// Whether to measure test RMSE after every epoch for the curve. It
@@ -34,6 +39,7 @@ impl Default for EvalSettings {
         EvalSettings {
             n: 10,
             relevance_threshold: None,
+            min_item_ratings: 1,
             early_stop: None,
             track_test: false,
         }
@@ -91,9 +97,15 @@ pub fn measure(
     let threshold = settings
         .relevance_threshold
         .unwrap_or_else(|| default_relevance_threshold(model));
-    let ranking = ranking_metrics(model, test, settings.n, threshold);
-    let popularity =
-        ranking_metrics(&Popularity::new(model), test, settings.n, threshold);
+    let items = MinItemRatings::new(model, settings.min_item_ratings);
+    let ranking = ranking_metrics(model, test, settings.n, threshold, &items);
+    let popularity = ranking_metrics(
+        &Popularity::new(model),
+        test,
+        settings.n,
+        threshold,
+        &items,
+    );
     // A saved model stores its training mean and range, so the
     // global-mean baseline needs no training ratings.
     let (mean, range) = match train {

@@ -23,7 +23,9 @@ use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 
 use super::parallel::run_tasks;
-use super::ranking::{default_relevance_threshold, ranking_metrics};
+use super::ranking::{
+    default_relevance_threshold, ranking_metrics, MinItemRatings,
+};
 use super::{rating_errors, RankingMetrics, Spread};
 use crate::data::split::k_folds;
 use crate::data::Ratings;
@@ -189,6 +191,9 @@ pub struct TuneSettings {
     /// Relevance threshold for ranking metrics; `None` uses
     /// [`default_relevance_threshold`].
     pub relevance_threshold: Option<f32>,
+    /// Lists behind ranking metrics leave out items with fewer training
+    /// ratings than this; 1 keeps every item.
+    pub min_item_ratings: u32,
     /// Tasks run at once, each with one training thread.
     pub at_once: usize,
 }
@@ -757,16 +762,18 @@ fn measure(
             let threshold = settings
                 .relevance_threshold
                 .unwrap_or_else(|| default_relevance_threshold(model));
-            let ranking = ranking_metrics(model, test, settings.n, threshold)
-                .ok_or_else(|| {
-                Error::Invalid(format!(
+            let items = MinItemRatings::new(model, settings.min_item_ratings);
+            let ranking =
+                ranking_metrics(model, test, settings.n, threshold, &items)
+                    .ok_or_else(|| {
+                        Error::Invalid(format!(
                     "fold {} has no test user with a rating of at least \
                          {threshold}, so --metric {} cannot be measured; \
                          lower --relevance-threshold",
                     fold + 1,
                     metric.name()
                 ))
-            })?;
+                    })?;
             metric.pick(&ranking)
         }
     };
@@ -914,6 +921,7 @@ mod tests {
             metric: Metric::Rmse,
             n: 10,
             relevance_threshold: None,
+            min_item_ratings: 1,
             at_once: 1,
         }
     }

@@ -186,10 +186,32 @@ impl Model {
             .users
             .get(user)
             .ok_or_else(|| Error::UnknownUser(user.to_string()))?;
-        let base = self.global_mean + self.user_bias[index as usize];
-        let vector = self.user_vector(index);
-        let mut excluded = vec![false; self.items.len()];
-        for &item in self.rated_by(index) {
+        Ok(self.recommend_among(index, n, None))
+    }
+
+    /// Returns the `n` items with the highest predicted rating for user
+    /// index `user` among the items it has not rated and, when `allowed`
+    /// is given, whose flag in it is set. Ordered as [`Model::recommend`].
+    ///
+    /// # Panics
+    ///
+    /// Panics when `user` is out of range or `allowed` is shorter than
+    /// the item count.
+    pub fn recommend_among(
+        &self,
+        user: u32,
+        n: usize,
+        allowed: Option<&[bool]>,
+    ) -> Vec<Scored> {
+        let base = self.global_mean + self.user_bias[user as usize];
+        let vector = self.user_vector(user);
+        let mut excluded = match allowed {
+            Some(allowed) => {
+                allowed[..self.items.len()].iter().map(|&a| !a).collect()
+            }
+            None => vec![false; self.items.len()],
+        };
+        for &item in self.rated_by(user) {
             excluded[item as usize] = true;
         }
         let candidates = (0..self.items.len() as u32)
@@ -200,7 +222,7 @@ impl Model {
                     + self.item_bias[item as usize]
                     + sgd::dot(vector, self.item_vector(item)),
             });
-        Ok(top_n(candidates, n))
+        top_n(candidates, n)
     }
 
     /// Returns the `n` items whose factor vectors have the highest cosine
