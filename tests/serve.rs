@@ -507,16 +507,26 @@ const RAW_TIMEOUT: Duration = Duration::from_secs(3);
 /// response. Unlike ureq, this can declare a `Content-Length` that the body
 /// does not match.
 fn send_raw(server: &Server, head: &str, body: &[u8]) -> (u16, Value) {
+    send_raw_within(server, head, body, RAW_TIMEOUT)
+}
+
+/// As [`send_raw`], waiting up to `timeout` for the response.
+fn send_raw_within(
+    server: &Server,
+    head: &str,
+    body: &[u8],
+    timeout: Duration,
+) -> (u16, Value) {
     let address = server.base.strip_prefix("http://").unwrap();
     let mut stream = TcpStream::connect(address).unwrap();
-    stream.set_read_timeout(Some(RAW_TIMEOUT)).unwrap();
+    stream.set_read_timeout(Some(timeout)).unwrap();
     stream.write_all(head.as_bytes()).unwrap();
     stream.write_all(body).unwrap();
     let mut reader = BufReader::new(stream);
 
     let mut status_line = String::new();
     reader.read_line(&mut status_line).unwrap_or_else(|e| {
-        panic!("no response within {RAW_TIMEOUT:?} to {head:?}: {e}")
+        panic!("no response within {timeout:?} to {head:?}: {e}")
     });
     let status = status_line
         .split_whitespace()
@@ -608,6 +618,44 @@ fn oversize_content_length_gets_413() {
     assert_eq!(status, 200);
     let (status, log) = server.stop();
     assert!(status.success(), "exit status {status}; log:\n{log}");
+}
+
+#[test]
+fn stalled_clients_time_out() {
+    let fixture = fixture();
+    let server = Server::start(&fixture.model_path, &[]);
+
+    // A body shorter than its Content-Length gets 408 once it stops
+    // arriving, rather than holding the request open.
+    let head = post_head("/predict", "Content-Length: 50\r\n");
+    let wait = Duration::from_secs(30);
+    let (status, body) = send_raw_within(&server, &head, b"[", wait);
+    assert_eq!(status, 408, "{body}");
+    assert!(error_of(&body).contains("stopped arriving"), "{body}");
+
+    // A client that sends part of its headers and then nothing neither
+    // blocks other requests nor keeps the server from stopping.
+    let address = server.base.strip_prefix("http://").unwrap();
+    let mut stalled = TcpStream::connect(address).unwrap();
+    stalled.write_all(b"GET /health HTTP/1.1\r\n").unwrap();
+    let (status, _) = get(&agent(), &server.url("/health"));
+    assert_eq!(status, 200);
+    let (status, log) = server.stop();
+    assert!(status.success(), "exit status {status}; log:\n{log}");
+    drop(stalled);
+}
+
+#[cfg(unix)]
+#[test]
+fn pipe_as_model_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let pipe = dir.path().join("model.dsc");
+    let made = Command::new("mkfifo").arg(&pipe).status().unwrap();
+    assert!(made.success(), "mkfifo failed");
+    let run = descent(["serve", "--model", text(&pipe), "--port", "0"]);
+    let run = run.failure();
+    assert!(run.stderr.contains("not a regular file"), "{}", run.stderr);
+    assert!(run.stderr.contains("--model"), "{}", run.stderr);
 }
 
 /// Replaces `target` with `source` by a copy and a rename, as a deploy

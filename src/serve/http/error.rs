@@ -98,8 +98,9 @@ impl IntoResponse for ApiError {
 /// gets the response rather than a reset connection.
 const DRAIN_BYTES: usize = 16 << 20;
 
-/// Time without a new chunk after which a body declared too large stops
-/// being drained and the connection is closed. A client that declares a
+/// Time without a new chunk after which reading a body stops: a body being
+/// read gets 408 Request Timeout, and a body declared too large stops
+/// being drained and its connection is closed. A client that declares a
 /// longer body than it sends would otherwise hold the connection open.
 const DRAIN_IDLE: Duration = Duration::from_secs(5);
 
@@ -113,8 +114,9 @@ const DRAIN_IDLE: Duration = Duration::from_secs(5);
 ///
 /// # Errors
 ///
-/// A longer body gives 413 Payload Too Large, naming the limit; a body
-/// that cannot be read gives 400.
+/// A longer body gives 413 Payload Too Large, naming the limit, a body
+/// that stops arriving for [`DRAIN_IDLE`] gives 408, and a body that
+/// cannot be read gives 400.
 pub(super) async fn read_body(
     request: Request,
     limit: usize,
@@ -129,7 +131,24 @@ pub(super) async fn read_body(
     }
     let mut data = Vec::new();
     let mut total = 0usize;
-    while let Some(frame) = body.frame().await {
+    loop {
+        let Ok(next) = tokio::time::timeout(DRAIN_IDLE, body.frame()).await
+        else {
+            tracing::debug!(
+                "request body stalled after {total} bytes for {} s",
+                DRAIN_IDLE.as_secs()
+            );
+            return Err(ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "the request body stopped arriving after {} for {} s; \
+                     send the whole body, as long as its Content-Length says",
+                    crate::plural::count(total, "byte"),
+                    DRAIN_IDLE.as_secs()
+                ),
+            ));
+        };
+        let Some(frame) = next else { break };
         let frame = frame.map_err(|e| {
             ApiError::bad_request(format!("cannot read the request body: {e}"))
         })?;

@@ -24,7 +24,7 @@ mod error;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
 use axum::extract::Request;
@@ -103,8 +103,14 @@ pub(crate) struct AppState {
 ///
 /// # Errors
 ///
-/// As [`persist::load`] and [`ItemCatalog::load`].
+/// As [`persist::load`] and [`ItemCatalog::load`], and when either path
+/// is not a regular file: a pipe or a device can be read only once and
+/// may block, which a reload cannot afford.
 pub fn load(model: &Path, items: Option<&Path>) -> Result<Recommender> {
+    check_regular(model, "--model")?;
+    if let Some(path) = items {
+        check_regular(path, "--items")?;
+    }
     let model = persist::load(model)?;
     let catalog = match items {
         Some(path) => {
@@ -117,6 +123,19 @@ pub fn load(model: &Path, items: Option<&Path>) -> Result<Recommender> {
         None => None,
     };
     Ok(Recommender::new(model, catalog))
+}
+
+/// Fails unless `path` leads to a regular file, naming `option`.
+fn check_regular(path: &Path, option: &str) -> Result<()> {
+    let metadata = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    if metadata.is_file() {
+        return Ok(());
+    }
+    Err(Error::Invalid(format!(
+        "{option} {}: not a regular file; serve reads it again on each \
+         reload, so give it a file",
+        path.display()
+    )))
 }
 
 fn unix_seconds() -> u64 {
@@ -201,7 +220,8 @@ fn router(state: Arc<AppState>) -> Router {
 
 /// Loads the model, listens on `config.bind:config.port`, calls
 /// `on_listening` with the bound address, and serves until SIGINT or
-/// SIGTERM. Requests in flight at that point are finished first.
+/// SIGTERM. Requests in flight at that point get up to
+/// [`SHUTDOWN_GRACE`] to finish.
 ///
 /// # Errors
 ///
@@ -245,7 +265,11 @@ pub fn run(
         limits: config.limits,
         reload_lock: Mutex::new(()),
     });
-    runtime.block_on(serve(config, state, on_listening))
+    let result = runtime.block_on(serve(config, state, on_listening));
+    // A reload blocked on reading the model file must not hold up the
+    // exit, so blocking tasks get a short time to finish.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    result
 }
 
 async fn serve(
@@ -279,12 +303,82 @@ async fn serve(
         terminate,
     } = signals;
     tokio::spawn(reload_on_hangup(Arc::clone(&state), hangup));
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown_signal(interrupt, terminate))
-        .await
-        .map_err(|e| Error::Invalid(format!("server failed: {e}")))?;
+    accept_until(
+        listener,
+        router(state),
+        shutdown_signal(interrupt, terminate),
+    )
+    .await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Time a client has to send the headers of a request, counted from when
+/// the server starts reading them. An idle keep-alive connection is closed
+/// after it too.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Time the open connections get to finish after a shutdown signal before
+/// they are closed.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Pause after a failed accept, such as when the process is out of file
+/// descriptors, before trying again.
+const ACCEPT_RETRY: Duration = Duration::from_millis(50);
+
+/// Serves connections from `listener` with `app` until `shutdown`
+/// completes, then lets open connections finish for up to
+/// [`SHUTDOWN_GRACE`].
+async fn accept_until(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, remote) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(error) => {
+                    tracing::warn!("cannot accept a connection: {error}");
+                    tokio::time::sleep(ACCEPT_RETRY).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        // Responses are small, so waiting to fill a packet only adds
+        // latency.
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(%remote, "cannot set TCP_NODELAY: {error}");
+        }
+        let service =
+            hyper_util::service::TowerToHyperService::new(app.clone());
+        let connection = builder
+            .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%remote, "connection closed: {error}");
+            }
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(SHUTDOWN_GRACE) => {
+            tracing::warn!(
+                "connections still open {} s after the shutdown signal; \
+                 closing them",
+                SHUTDOWN_GRACE.as_secs()
+            );
+        }
+    }
 }
 
 #[cfg(unix)]
