@@ -761,3 +761,56 @@ fn folders_and_files_swapped_named() {
         run.stderr
     );
 }
+
+#[test]
+fn every_output_checked_before_work() {
+    let fixture = Fixture::new();
+    let tune_args = |out: &Path| {
+        let mut args = vec!["tune", "--ratings", text(&fixture.ratings)];
+        args.extend(["--out", text(out), "--force", "--factors", "4"]);
+        args.extend(["--epochs", "2", "--folds", "2", "--quiet"]);
+        args.into_iter().map(String::from).collect::<Vec<_>>()
+    };
+
+    // A folder where tune's third file goes stops it before any file is
+    // written.
+    let out = fixture.dir.path().join("tuned");
+    std::fs::create_dir_all(out.join("best-args.txt")).unwrap();
+    let run = descent(tune_args(&out)).failure();
+    assert!(run.stderr.contains("it is a folder"), "{}", run.stderr);
+    assert!(!out.join("tune.csv").exists(), "tune.csv was written");
+
+    // An --out below a file fails naming --out.
+    let below = fixture.ratings.join("sub");
+    let run = descent(tune_args(&below)).failure();
+    assert!(run.stderr.contains("--out folder"), "{}", run.stderr);
+
+    // generate checks both files before writing either.
+    let data = fixture.dir.path().join("generated");
+    std::fs::create_dir_all(data.join("movies.csv")).unwrap();
+    let generate = |extra: &[&str]| {
+        let mut args = vec!["generate", "--out", text(&data)];
+        args.extend(["--users", "5", "--items", "5", "--ratings", "10"]);
+        args.extend_from_slice(extra);
+        descent(args)
+    };
+    let run = generate(&["--force"]).failure();
+    assert!(run.stderr.contains("it is a folder"), "{}", run.stderr);
+    assert!(
+        !data.join("ratings.csv").exists(),
+        "ratings.csv was written"
+    );
+
+    #[cfg(unix)]
+    {
+        std::fs::remove_dir(data.join("movies.csv")).unwrap();
+        let target = fixture.dir.path().join("keep.csv");
+        std::fs::write(&target, "keep me\n").unwrap();
+        std::os::unix::fs::symlink(&target, data.join("ratings.csv")).unwrap();
+        let run = generate(&["--force"]).failure();
+        assert!(run.stderr.contains("symbolic link"), "{}", run.stderr);
+        let link = std::fs::symlink_metadata(data.join("ratings.csv")).unwrap();
+        assert!(link.file_type().is_symlink(), "the link was replaced");
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep me\n");
+    }
+}

@@ -90,6 +90,7 @@ pub(super) fn run(command: GenerateCommand) -> Result<()> {
         stars: command.stars,
     };
     spec.validate()?;
+    descent::data::generate::check_destination(&command.out, command.force)?;
     let data = generate(&spec)?;
     data.write(&command.out, command.force)?;
     let floor = data.noise_floor();

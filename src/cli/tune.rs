@@ -304,17 +304,26 @@ pub(super) fn run(command: TuneCommand) -> Result<()> {
     let candidates = descent::eval::tune::candidates(&settings)?;
     let candidate_count = candidates.len();
     let max_factors = candidates.iter().map(|c| c.factors).max();
-    for name in [RESULTS_CSV, RESULTS_JSON, BEST_ARGS] {
-        let path = command.output(name);
-        if !command.force && path.exists() {
-            return Err(Error::AlreadyExists { path });
-        }
-    }
     if command.out.exists() && !command.out.is_dir() {
         return Err(Error::Invalid(format!(
             "--out {} is a file, not a folder",
             command.out.display()
         )));
+    }
+    // The folder is made now, so that a path that cannot hold it, or a
+    // folder that takes no new files, fails before the search.
+    std::fs::create_dir_all(&command.out).map_err(|e| {
+        Error::Invalid(format!(
+            "cannot create the --out folder {}: {e}",
+            command.out.display()
+        ))
+    })?;
+    for name in [RESULTS_CSV, RESULTS_JSON, BEST_ARGS] {
+        let path = command.output(name);
+        super::check_output_folder(&path)?;
+        if !command.force && path.exists() {
+            return Err(Error::AlreadyExists { path });
+        }
     }
     let inputs: Vec<(&str, &Path)> = command
         .ratings

@@ -386,26 +386,13 @@ impl Synthetic {
     ///
     /// # Errors
     ///
-    /// Returns [`Error::AlreadyExists`] if either file exists and `force`
-    /// is false, and [`Error::Io`] if a file cannot be written.
+    /// As [`check_destination`], and [`Error::Io`] if a file cannot be
+    /// written.
     pub fn write(&self, dir: &Path, force: bool) -> Result<()> {
-        if dir.exists() && !dir.is_dir() {
-            return Err(Error::Invalid(format!(
-                "cannot write into {}: it is a file, not a folder; name a \
-                 folder for ratings.csv and movies.csv",
-                dir.display()
-            )));
-        }
+        check_destination(dir, force)?;
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         let ratings_path = dir.join("ratings.csv");
         let movies_path = dir.join("movies.csv");
-        if !force {
-            for path in [&ratings_path, &movies_path] {
-                if path.try_exists().map_err(|e| Error::io(path, e))? {
-                    return Err(Error::AlreadyExists { path: path.clone() });
-                }
-            }
-        }
         write_atomically(&ratings_path, force, |file| {
             self.write_ratings(file)
         })?;
@@ -509,6 +496,33 @@ fn write_atomically(
 }
 
 /// Rounds `value` to a whole number of hundredths.
+/// Checks that [`Synthetic::write`] can write both its files into `dir`:
+/// `dir` is a folder or missing, and each file is missing or, with
+/// `force`, a regular file.
+///
+/// # Errors
+///
+/// Returns [`Error::Invalid`] when `dir` is not a folder or a file is a
+/// folder, link or device, and [`Error::AlreadyExists`] when a file exists
+/// and `force` is false.
+pub fn check_destination(dir: &Path, force: bool) -> Result<()> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(Error::Invalid(format!(
+            "cannot write into {}: it is a file, not a folder; name a \
+             folder for ratings.csv and movies.csv",
+            dir.display()
+        )));
+    }
+    for name in ["ratings.csv", "movies.csv"] {
+        let path = dir.join(name);
+        crate::model::persist::check_replaceable(&path)?;
+        if !force && path.try_exists().map_err(|e| Error::io(&path, e))? {
+            return Err(Error::AlreadyExists { path });
+        }
+    }
+    Ok(())
+}
+
 /// Lowest star rating of [`SyntheticSpec::stars`].
 const MIN_STARS: f64 = 0.5;
 /// Highest star rating of [`SyntheticSpec::stars`].
