@@ -814,3 +814,50 @@ fn every_output_checked_before_work() {
         assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep me\n");
     }
 }
+
+#[test]
+fn test_ratings_on_other_scale_warned() {
+    let fixture = Fixture::new();
+    // The model was trained on ratings 2 to 5; these run to 10.
+    let test = fixture.dir.path().join("tenfold.csv");
+    std::fs::write(&test, "userId,movieId,rating\n1,30,10\n2,20,8\n3,10,4\n")
+        .unwrap();
+    let run = descent([
+        "evaluate",
+        "--model",
+        text(&fixture.model),
+        "--test",
+        text(&test),
+    ])
+    .success();
+    assert!(
+        run.stderr.contains("2 of 3 test ratings in"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("range 2 to 5"), "{}", run.stderr);
+    assert!(run.stderr.contains("from 4 to 10"), "{}", run.stderr);
+
+    let run = descent([
+        "evaluate",
+        "--train",
+        text(&fixture.ratings),
+        "--test",
+        text(&test),
+        "--epochs",
+        "2",
+    ])
+    .success();
+    assert!(run.stderr.contains("same scale"), "{}", run.stderr);
+
+    // Test ratings within the range give no such warning.
+    let run = descent([
+        "evaluate",
+        "--model",
+        text(&fixture.model),
+        "--test",
+        text(&fixture.ratings),
+    ])
+    .success();
+    assert!(!run.stderr.contains("same scale"), "{}", run.stderr);
+}

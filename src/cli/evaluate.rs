@@ -559,6 +559,9 @@ pub(super) fn run(command: EvaluateCommand) -> Result<()> {
     if let Some(seen @ 1..) = seen {
         warn_seen(seen, test.len(), "the training file holds");
     }
+    if let Some(test_path) = &command.test {
+        warn_outside_range(&model, &test, test_path);
+    }
 
     let best: Vec<BestEpoch> = report
         .early_stop
@@ -622,6 +625,7 @@ fn evaluate_saved(
     if seen > 0 {
         warn_seen(seen, test.len(), "the model was trained on");
     }
+    warn_outside_range(&model, &test, test_path);
     let report = measure(&model, None, &test, settings)?;
     if command.json {
         let mut object = report_json(&report);
@@ -637,6 +641,35 @@ fn evaluate_saved(
     let mut text = sizes_line(&report, &model);
     text.push_str(&report_text(&report));
     emit(&text)
+}
+
+/// Warns when test ratings fall outside the model's training range, as
+/// when the test file uses another scale: predictions stay within the
+/// range, so such ratings inflate every error.
+fn warn_outside_range(model: &Model, test: &Ratings, path: &Path) {
+    let (low, high) = model.rating_range;
+    let outside = test
+        .entries
+        .iter()
+        .filter(|rating| rating.value < low || rating.value > high)
+        .count();
+    if outside == 0 {
+        return;
+    }
+    let (test_low, test_high) = test.entries.iter().fold(
+        (f32::INFINITY, f32::NEG_INFINITY),
+        |(lowest, highest), rating| {
+            (lowest.min(rating.value), highest.max(rating.value))
+        },
+    );
+    eprintln!(
+        "warning: {outside} of {} test ratings in {} are outside the \
+         training rating range {low} to {high} (the test ratings run from \
+         {test_low} to {test_high}); predictions stay within the range, so \
+         check that both files use the same scale",
+        test.len(),
+        path.display()
+    );
 }
 
 /// Warns that `seen` of `total` test ratings are pairs that `source` (for
