@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 use tempfile::TempDir;
 
-use support::{descent, listed_items, text, Run};
+use support::{descent, descent_with_stdin, listed_items, text, Run};
 
 /// A temporary folder with a ratings file of 8 users and 10 items.
 struct Fixture {
@@ -827,6 +827,8 @@ fn malformed_rows_named() {
         ("last-quote.csv", "1,101,4\n1,102,\"3\n", ":2:", "quote"),
         ("header.csv", "u,i,r\n1,101,4\nu,i,r\n", ":3:", "header"),
         ("semicolon.csv", "1;101;4\n", ":1:", "--format"),
+        ("semicolons.csv", "1;101;4\n", ":1:", "tr ';' ','"),
+        ("bars.csv", "u|i|r\n1|101|4\n", ":1:", "tr '|' ','"),
     ];
     for (file, contents, line, word) in cases {
         let path = fixture.write(file, contents);
@@ -1645,4 +1647,31 @@ fn evaluate_min_item_ratings_lists() {
         assert_eq!(ranking["users"], all["ranking"]["users"], "{none}");
     }
     assert_eq!(none["rmse"], all["rmse"], "RMSE changed");
+}
+
+#[test]
+fn dash_reads_stdin_and_writes_stdout() {
+    let fixture = Fixture::new();
+    let model = fixture.path("piped.st");
+    let csv = std::fs::read(&fixture.ratings).unwrap();
+    let mut args = vec!["train", "--ratings", "-", "--model", text(&model)];
+    args.extend(["--seed", "7"]);
+    let run = descent_with_stdin(args, &csv).success();
+    assert!(run.stderr.contains("read -:"), "{}", run.stderr);
+    let plain = fixture.path("plain.st");
+    train(&fixture.ratings, &plain, &[]).success();
+    let piped = std::fs::read(&model).unwrap();
+    assert!(piped == std::fs::read(&plain).unwrap(), "models differ");
+
+    // --out - writes the lists to standard output, not to a file named -.
+    let users = fixture.write("users.txt", "1\n2\n");
+    let mut args = vec!["recommend", "--model", text(&model)];
+    args.extend(["--users", text(&users), "--out", "-"]);
+    let run = descent(args).success();
+    assert!(
+        run.stdout.starts_with("user,rank,item,score"),
+        "{}",
+        run.stdout
+    );
+    assert!(!Path::new("-").exists(), "a file named - was written");
 }

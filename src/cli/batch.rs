@@ -40,9 +40,10 @@ pub(super) struct BatchOutputArgs {
     )]
     format: Option<BatchFormat>,
     /// Write the lists of --all or --users to FILE, through a temporary
-    /// file in the same folder and a rename, instead of standard output.
+    /// file in the same folder and a rename, instead of standard output;
+    /// `-` is standard output.
     #[arg(long, value_name = "FILE", requires = "batch")]
-    pub(super) out: Option<PathBuf>,
+    out: Option<PathBuf>,
     /// Replace the --out file if it exists.
     #[arg(long, requires = "out")]
     force: bool,
@@ -61,6 +62,11 @@ pub(super) struct BatchOutputArgs {
 }
 
 impl BatchOutputArgs {
+    /// Returns the --out file, or `None` for standard output.
+    pub(super) fn out_file(&self) -> Option<&Path> {
+        self.out.as_deref().filter(|path| *path != Path::new("-"))
+    }
+
     /// Returns the layout of --output-format, or of the former --format
     /// with a warning.
     fn layout(&self) -> BatchFormat {
@@ -90,12 +96,14 @@ enum Sink {
 
 impl Sink {
     fn open(output: &BatchOutputArgs) -> Result<Sink> {
-        let Some(path) = &output.out else {
+        let Some(path) = output.out_file() else {
             return Ok(Sink::Stdout(BufWriter::new(std::io::stdout())));
         };
         check_output_folder(path)?;
         if !output.force && path.exists() {
-            return Err(Error::AlreadyExists { path: path.clone() });
+            return Err(Error::AlreadyExists {
+                path: path.to_path_buf(),
+            });
         }
         let folder = match path.parent() {
             Some(parent) if !parent.as_os_str().is_empty() => parent,
@@ -104,7 +112,7 @@ impl Sink {
         let file = persist::output_tempfile(folder)?;
         Ok(Sink::File {
             writer: BufWriter::with_capacity(1 << 20, file),
-            path: path.clone(),
+            path: path.to_path_buf(),
             replace: output.force,
         })
     }
@@ -431,7 +439,7 @@ pub(super) fn run(
     result?;
     sink.finish()?;
 
-    if let (Some(path), false) = (&output.out, output.quiet) {
+    if let (Some(path), false) = (output.out_file(), output.quiet) {
         let cold_users = users.indices.iter().filter(|u| u.is_none()).count();
         eprintln!(
             "wrote the top {} of {} ({cold_users} cold-start) to {} in {:.2} s",

@@ -45,8 +45,9 @@ use values::{whole, Real, MAX_THREADS};
 /// Input files may be regular files or pipes: a named pipe (FIFO),
 /// /dev/stdin or a shell process substitution such as <(zcat
 /// ratings.csv.gz) is read once as a stream, after a warning if no process
-/// opens it for writing within a second. Directories and devices such as
-/// /dev/zero are rejected, and so is a line longer than 1 MiB.
+/// opens it for writing within a second. `-` in place of an input file
+/// reads standard input. Directories and devices such as /dev/zero are
+/// rejected, and so is a line longer than 1 MiB.
 #[derive(Parser, Debug)]
 #[command(name = "descent", version, about, max_term_width = 100)]
 pub struct Cli {

@@ -417,7 +417,7 @@ fn cold_heading(list: &RankedList, subject: &str) -> (String, String) {
 }
 
 pub(super) fn recommend(command: RecommendCommand) -> Result<()> {
-    if let Some(out) = &command.output.out {
+    if let Some(out) = command.output.out_file() {
         let filters = &command.filters;
         let inputs: Vec<(&str, &Path)> = [
             ("--model", Some(command.model.as_path())),

@@ -2,7 +2,9 @@
 //!
 //! A regular file is read as it is. A pipe is read once, as a stream: a
 //! named pipe (FIFO), `/dev/stdin` when it is a pipe, or the `/dev/fd/N`
-//! of a shell process substitution such as `<(zcat ratings.csv.gz)`.
+//! of a shell process substitution such as `<(zcat ratings.csv.gz)`. The
+//! path `-` reads standard input as a stream, whatever it is connected to
+//! other than a terminal.
 //! Opening a named pipe waits until a process opens it for writing, and a
 //! warning names the pipe when that takes longer than
 //! [`PIPE_WAIT_NOTICE`].
@@ -49,6 +51,9 @@ pub enum Input {
 /// Fails when the file does not exist or cannot be opened, and when it is
 /// a directory, a device or a socket.
 pub fn open(path: &Path) -> Result<Input> {
+    if path == Path::new(STDIN) {
+        return open_stdin();
+    }
     let metadata = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
     let kind = metadata.file_type();
     if kind.is_file() {
@@ -75,6 +80,38 @@ pub fn open(path: &Path) -> Result<Input> {
         }
     }
     Err(not_readable(path, "neither a regular file nor a pipe"))
+}
+
+/// The path that names standard input.
+pub const STDIN: &str = "-";
+
+/// Opens standard input as a stream, unless it is a terminal, from which
+/// a whole ratings file is not going to be typed.
+#[cfg(unix)]
+fn open_stdin() -> Result<Input> {
+    use std::io::IsTerminal;
+    use std::os::fd::AsFd;
+
+    let stdin = io::stdin();
+    if stdin.is_terminal() {
+        return Err(Error::Invalid(
+            "- (standard input) is a terminal; pipe or redirect a file into \
+             it, as in `< ratings.csv`"
+                .into(),
+        ));
+    }
+    let fd = stdin
+        .as_fd()
+        .try_clone_to_owned()
+        .map_err(|e| Error::io("- (standard input)", e))?;
+    Ok(Input::Stream(File::from(fd)))
+}
+
+#[cfg(not(unix))]
+fn open_stdin() -> Result<Input> {
+    Err(Error::Invalid(
+        "- (standard input) is read only on Unix systems; name a file".into(),
+    ))
 }
 
 fn not_readable(path: &Path, kind: &str) -> Error {

@@ -559,7 +559,7 @@ impl RowReader {
     ) -> Result<()> {
         self.header_line = Some(line);
         if !(3..=4).contains(&count) {
-            return Err(self.width_error(count, line));
+            return Err(self.width_error(fields, count, line));
         }
         self.width = Some(count);
         for (column, field) in self.columns.iter_mut().zip(fields) {
@@ -568,7 +568,7 @@ impl RowReader {
         Ok(())
     }
 
-    fn width_error(&self, found: usize, line: u64) -> Error {
+    fn width_error(&self, fields: &[&[u8]], found: usize, line: u64) -> Error {
         let expected = match self.width {
             Some(width) => {
                 format!("{width} fields ({})", self.columns[..width].join(", "))
@@ -584,6 +584,20 @@ impl RowReader {
                 "; the separator was detected from the first line, and \
                  --format sets it",
             );
+        }
+        // Separators that other tools write but no --format reads.
+        let unread = [(b';', "semicolons"), (b'|', "bars")].into_iter().find(
+            |(byte, _)| {
+                found == 1 && fields.first().is_some_and(|f| f.contains(byte))
+            },
+        );
+        if let Some((byte, name)) = unread {
+            let byte = byte as char;
+            message.push_str(&format!(
+                "; the line has {name}, which no --format reads as a \
+                 separator: convert them to commas first, for example with \
+                 tr '{byte}' ','"
+            ));
         }
         if found > 4 && self.format == Format::Whitespace {
             message.push_str(
@@ -605,10 +619,10 @@ impl RowReader {
         line: u64,
     ) -> Result<()> {
         if !(3..=4).contains(&count) {
-            return Err(self.width_error(count, line));
+            return Err(self.width_error(fields, count, line));
         }
         if count != *self.width.get_or_insert(count) {
-            return Err(self.width_error(count, line));
+            return Err(self.width_error(fields, count, line));
         }
         let user = self.parse_id(fields[0], 0, line)?;
         let item = self.parse_id(fields[1], 1, line)?;

@@ -27,6 +27,15 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
+    descent_with_stdin(args, b"")
+}
+
+/// Runs `descent` as [`descent`] does, with `stdin` as standard input.
+pub fn descent_with_stdin<I, S>(args: I, stdin: &[u8]) -> Run
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
     let args: Vec<_> =
         args.into_iter().map(|a| a.as_ref().to_owned()).collect();
     let command = std::iter::once("descent".into())
@@ -36,6 +45,7 @@ where
     let output = Command::cargo_bin("descent")
         .expect("the descent binary is built")
         .args(&args)
+        .write_stdin(stdin)
         .output()
         .expect("descent starts");
     let run = Run {
