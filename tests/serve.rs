@@ -444,7 +444,7 @@ fn bad_requests_get_clear_errors() {
         assert!(message.contains(phrase), "{path}: {message}");
     }
 
-    let posts: [(&str, String, u16, &str); 7] = [
+    let posts: [(&str, String, u16, &str); 9] = [
         ("/predict", "[{\"user\": 1,".into(), 400, "malformed JSON"),
         (
             "/predict",
@@ -477,6 +477,18 @@ fn bad_requests_get_clear_errors() {
             "x".repeat(64 * 1024),
             413,
             "limit of 4096 bytes",
+        ),
+        (
+            "/recommend",
+            "{\"ratings\": [{\"item\": \"1\", \"rating\": 1e40}]}".into(),
+            400,
+            "rating 1e40 of item 1 is outside",
+        ),
+        (
+            "/recommend",
+            "{\"ratings\": [{\"item\": \"1\", \"rating\": 9.5}]}".into(),
+            400,
+            "rating 9.5 of item 1 is outside",
         ),
     ];
     for (path, body, expected, phrase) in posts {

@@ -272,3 +272,27 @@ fn output_naming_input_rejected() {
     );
     assert_eq!(std::fs::read(&input).unwrap(), before);
 }
+
+#[test]
+fn huge_values_named_as_typed() {
+    let fixture = Fixture::new();
+    let out = fixture.path("tune");
+    let run = tune(&fixture, &out, "2", "0.01,1e40", &[]).failure();
+    assert!(
+        run.stderr.contains("1e40 is not a finite 32-bit number"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("inf"), "{}", run.stderr);
+
+    // A usage error of the command line, so exit code 2.
+    let extra = ["--metric", "ndcg", "--relevance-threshold", "-1e40"];
+    let run = tune(&fixture, &out, "2", "0.01", &extra);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("--relevance-threshold -1e40"),
+        "{}",
+        run.stderr
+    );
+    assert!(!out.exists(), "--out was created");
+}

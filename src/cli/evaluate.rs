@@ -23,7 +23,7 @@ use descent::eval::report::{
 use descent::eval::{RankingMetrics, Spread};
 use serde_json::{Map, Value};
 
-use super::values::{whole, Fraction, MAX_COUNT};
+use super::values::{whole, Fraction, Real, MAX_COUNT};
 use super::*;
 
 /// Maximum --folds of `evaluate` and `tune`. Each fold trains a model, and
@@ -273,7 +273,7 @@ pub(super) struct EvaluateCommand {
     /// A test rating at or above this value, a finite number, marks a
     /// relevant item [default: three quarters of the way up the training
     /// rating range, 4 on a 1..5 scale].
-    #[arg(long, allow_hyphen_values = true)]
+    #[arg(long, allow_hyphen_values = true, value_parser = Real)]
     relevance_threshold: Option<f32>,
     /// Leave items with fewer than this many training ratings out of the
     /// top-N lists of the model and of the popularity baseline, as

@@ -10,7 +10,7 @@ use descent::eval::tune::{
 };
 
 use super::evaluate::MAX_FOLDS;
-use super::values::{whole, MAX_COUNT};
+use super::values::{whole, Real, MAX_COUNT};
 use super::*;
 
 /// Search method over the listed values.
@@ -105,7 +105,7 @@ pub(super) struct TuneCommand {
     /// A test rating at or above this value, a finite number, marks a
     /// relevant item [default: three quarters of the way up the training
     /// rating range].
-    #[arg(long, allow_hyphen_values = true)]
+    #[arg(long, allow_hyphen_values = true, value_parser = Real)]
     relevance_threshold: Option<f32>,
     /// Leave items with fewer than this many training ratings out of the
     /// top-N lists of the model and of the popularity baseline, as
@@ -215,8 +215,27 @@ pub(super) struct TuneCommand {
     input: InputArgs,
 }
 
+/// A value type of a searched setting.
+trait Searched: std::str::FromStr {
+    /// Whether the value is finite, as a 32-bit float beyond its range is
+    /// not.
+    fn is_finite_value(&self) -> bool;
+}
+
+impl Searched for usize {
+    fn is_finite_value(&self) -> bool {
+        true
+    }
+}
+
+impl Searched for f32 {
+    fn is_finite_value(&self) -> bool {
+        self.is_finite()
+    }
+}
+
 /// Parses a list `a,b,c` or a range `low..high` of option `name`.
-fn parse_choice<T: std::str::FromStr>(
+fn parse_choice<T: Searched>(
     name: &'static str,
     text: &str,
     log: bool,
@@ -228,7 +247,22 @@ fn parse_choice<T: std::str::FromStr>(
                  as 1..3"
             .into(),
     };
-    let number = |part: &str| part.trim().parse::<T>().map_err(|_| bad());
+    let number = |part: &str| {
+        let value = part.trim().parse::<T>().map_err(|_| bad())?;
+        if value.is_finite_value() {
+            Ok(value)
+        } else {
+            Err(Error::InvalidParameter {
+                name,
+                value: text.to_string(),
+                reason: format!(
+                    "{} is not a finite 32-bit number (at most about \
+                     3.4e38)",
+                    part.trim()
+                ),
+            })
+        }
+    };
     if let Some((low, high)) = text.split_once("..") {
         return Ok(Choice::Range {
             low: number(low)?,

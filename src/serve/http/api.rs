@@ -396,12 +396,28 @@ pub(super) async fn recommend_for_ratings(
         genres: split_list(request.genre.as_deref()),
         min_item_ratings: request.min_item_ratings.unwrap_or(1),
     };
-    let ratings: Vec<(String, f32)> = request
-        .ratings
-        .into_iter()
-        .map(|entry| (entry.item.0, entry.rating as f32))
-        .collect();
     let served = state.current.load_full();
+    let (low, high) = served.recommender.model().rating_range;
+    let mut ratings: Vec<(String, f32)> =
+        Vec::with_capacity(request.ratings.len());
+    for entry in request.ratings {
+        // Checked as f64, so that 1e40 is reported as sent rather than as
+        // the infinity it becomes in f32.
+        if !(f64::from(low)..=f64::from(high)).contains(&entry.rating) {
+            // Debug formatting writes 1e40 rather than its 41 digits.
+            let value = if entry.rating.abs() < 1e16 {
+                entry.rating.to_string()
+            } else {
+                format!("{:?}", entry.rating)
+            };
+            return Err(ApiError::bad_request(format!(
+                "rating {value} of item {} is outside the model's rating \
+                 range {low} to {high}",
+                entry.item.0
+            )));
+        }
+        ratings.push((entry.item.0, entry.rating as f32));
+    }
     // The solve costs O(factors^3), so it runs off the async workers.
     let task = tokio::task::spawn_blocking(move || {
         fold_in_response(&served, &ratings, n, &spec, cold_start)
