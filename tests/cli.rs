@@ -1675,3 +1675,21 @@ fn dash_reads_stdin_and_writes_stdout() {
     );
     assert!(!Path::new("-").exists(), "a file named - was written");
 }
+
+#[test]
+fn out_without_batch_explained() {
+    let fixture = Fixture::new();
+    let model = fixture.path("model.st");
+    train(&fixture.ratings, &model, &[]).success();
+    let out = fixture.path("list.csv");
+    let args = ["recommend", "--model", text(&model), "--user", "1"];
+    let run = descent(args.into_iter().chain(["--out", text(&out)]));
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("--out writes the lists of --all or --users"),
+        "{}",
+        run.stderr
+    );
+    assert!(!out.exists(), "the list was written");
+}

@@ -42,7 +42,7 @@ pub(super) struct BatchOutputArgs {
     /// Write the lists of --all or --users to FILE, through a temporary
     /// file in the same folder and a rename, instead of standard output;
     /// `-` is standard output.
-    #[arg(long, value_name = "FILE", requires = "batch")]
+    #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
     /// Replace the --out file if it exists.
     #[arg(long, requires = "out")]
@@ -62,6 +62,11 @@ pub(super) struct BatchOutputArgs {
 }
 
 impl BatchOutputArgs {
+    /// Whether --out was given.
+    pub(super) fn has_out(&self) -> bool {
+        self.out.is_some()
+    }
+
     /// Returns the --out file, or `None` for standard output.
     pub(super) fn out_file(&self) -> Option<&Path> {
         self.out.as_deref().filter(|path| *path != Path::new("-"))

@@ -417,6 +417,24 @@ fn cold_heading(list: &RankedList, subject: &str) -> (String, String) {
 }
 
 pub(super) fn recommend(command: RecommendCommand) -> Result<()> {
+    let batch = command.all || command.users.is_some();
+    if command.output.has_out() && !batch {
+        use clap::CommandFactory;
+        let mut cli = super::Cli::command();
+        // Building sets the subcommand's name in its usage line.
+        cli.build();
+        let recommend = cli
+            .find_subcommand_mut("recommend")
+            .expect("recommend is a subcommand");
+        recommend
+            .error(
+                clap::error::ErrorKind::ArgumentConflict,
+                "--out writes the lists of --all or --users; the list of \
+                 --user or --ratings-of goes to standard output, so \
+                 redirect it (> list.txt) or add --json",
+            )
+            .exit();
+    }
     if let Some(out) = command.output.out_file() {
         let filters = &command.filters;
         let inputs: Vec<(&str, &Path)> = [
