@@ -1693,3 +1693,35 @@ fn out_without_batch_explained() {
     );
     assert!(!out.exists(), "the list was written");
 }
+
+#[test]
+fn predict_notes_training_pair() {
+    let fixture = Fixture::new();
+    let model = fixture.path("model.st");
+    train(&fixture.ratings, &model, &[]).success();
+    // The first row of the fixture is a training pair.
+    let (user, item) = fixture_rows()
+        .into_iter()
+        .map(|(user, item, _)| (user.to_string(), item.to_string()))
+        .next()
+        .unwrap();
+    let run = predict(&model, &user, &item, &[]).success();
+    assert!(run.stderr.contains("in training"), "{}", run.stderr);
+    assert!(run.number().is_finite(), "{}", run.stdout);
+    let json = predict(&model, &user, &item, &["--json"]).success().json();
+    assert_eq!(json["in_training"], true, "{json}");
+
+    let rated: Vec<u32> = fixture_rows()
+        .into_iter()
+        .filter(|row| row.0.to_string() == user)
+        .map(|row| row.1)
+        .collect();
+    let unrated = (101..=110).find(|item| !rated.contains(item)).unwrap();
+    let unrated = unrated.to_string();
+    let run = predict(&model, &user, &unrated, &[]).success();
+    assert!(!run.stderr.contains("in training"), "{}", run.stderr);
+    let json = predict(&model, &user, &unrated, &["--json"])
+        .success()
+        .json();
+    assert_eq!(json["in_training"], false, "{json}");
+}

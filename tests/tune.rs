@@ -296,3 +296,18 @@ fn huge_values_named_as_typed() {
     );
     assert!(!out.exists(), "--out was created");
 }
+
+#[test]
+fn repeated_list_values_tried_once() {
+    let fixture = Fixture::new();
+    let out = fixture.path("tune");
+    let run = tune(&fixture, &out, "2", "0.01,0.010,0.02", &[]).success();
+    assert!(
+        run.stderr
+            .contains("--learning-rate lists 0.010 more than once"),
+        "{}",
+        run.stderr
+    );
+    let (_, rows) = read_csv(&out);
+    assert_eq!(rows.len(), 2, "{rows:?}");
+}

@@ -1263,7 +1263,7 @@ impl EpochLines {
             line.push_str(&format!("  test RMSE {rmse:.4}"));
         }
         line.push_str(&format!(
-            "  learning rate {:.5}  {:.2} s",
+            "  learning rate {:.5}  {:.2} s elapsed",
             point.learning_rate, point.elapsed_seconds
         ));
         match &self.bar {

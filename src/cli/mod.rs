@@ -498,7 +498,7 @@ impl Progress {
             line.push_str(&format!("  test RMSE {rmse:.4}"));
         }
         line.push_str(&format!(
-            "  learning rate {:.5}  {:.2} s",
+            "  learning rate {:.5}  {:.2} s elapsed",
             report.learning_rate,
             report.elapsed.as_secs_f64()
         ));

@@ -661,12 +661,30 @@ pub(super) fn similar(command: SimilarCommand) -> Result<()> {
 pub(super) fn predict(command: PredictCommand) -> Result<()> {
     let model = persist::load(&command.model)?;
     let prediction = model.predict(&command.user, &command.item);
+    let in_training = match (
+        model.users.get(&command.user),
+        model.items.get(&command.item),
+    ) {
+        (Some(user), Some(item)) => {
+            model.rated_by(user).binary_search(&item).is_ok()
+        }
+        _ => false,
+    };
+    if in_training && !command.json {
+        eprintln!(
+            "note: user {} rated item {} in training, so this is the \
+             model's fit to that rating rather than a prediction for an \
+             unseen item",
+            command.user, command.item
+        );
+    }
     if command.json {
         return emit_json(&json!({
             "user": command.user,
             "item": command.item,
             "prediction": to_json(&prediction.value),
             "fallback": prediction.fallback.map(|f| f.name()),
+            "in_training": in_training,
         }));
     }
     match prediction.fallback {

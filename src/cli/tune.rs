@@ -216,7 +216,7 @@ pub(super) struct TuneCommand {
 }
 
 /// A value type of a searched setting.
-trait Searched: std::str::FromStr {
+trait Searched: std::str::FromStr + PartialEq {
     /// Whether the value is finite, as a 32-bit float beyond its range is
     /// not.
     fn is_finite_value(&self) -> bool;
@@ -270,7 +270,19 @@ fn parse_choice<T: Searched>(
             log,
         });
     }
-    let values = text.split(',').map(number).collect::<Result<Vec<T>>>()?;
+    let mut values: Vec<T> = Vec::new();
+    for part in text.split(',') {
+        let value = number(part)?;
+        if values.contains(&value) {
+            eprintln!(
+                "warning: {name} lists {} more than once; each value is \
+                 tried once",
+                part.trim()
+            );
+            continue;
+        }
+        values.push(value);
+    }
     Ok(Choice::List(values))
 }
 

@@ -258,6 +258,13 @@ impl ItemCatalog {
         if latin1 {
             self.latin1.push((line, id.clone()));
         }
+        if self.items.contains_key(&id) {
+            self.warnings.push(format!(
+                "{}:{line}: item {id} appears again; the title on this line \
+                 replaces the earlier one",
+                path.display()
+            ));
+        }
         self.items.insert(id, ItemInfo { title, genres });
         Ok(())
     }
@@ -422,6 +429,14 @@ mod tests {
             latin1.contains("lines 1, 2, 3, 4, 5 and 3 more"),
             "{latin1}"
         );
+    }
+
+    #[test]
+    fn repeated_item_warned() {
+        let catalog = load(b"1::Old (1990)::Drama\n1::New (1991)::Drama\n");
+        assert_eq!(catalog.title("1"), Some("New (1991)"));
+        assert_eq!(catalog.warnings.len(), 1, "{:?}", catalog.warnings);
+        assert!(catalog.warnings[0].contains(":2: item 1 appears again"));
     }
 
     #[test]
