@@ -594,9 +594,9 @@ impl RowReader {
         if let Some((byte, name)) = unread {
             let byte = byte as char;
             message.push_str(&format!(
-                "; the line has {name}, which no --format reads as a \
-                 separator: convert them to commas first, for example with \
-                 tr '{byte}' ','"
+                "; the line has {name}, which descent does not read as \
+                 a separator: convert them to commas first, for example \
+                 with tr '{byte}' ','"
             ));
         }
         if found > 4 && self.format == Format::Whitespace {
