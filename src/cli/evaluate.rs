@@ -688,14 +688,8 @@ fn seen_in_training(model: &Model, test: &Ratings) -> usize {
     test.entries
         .iter()
         .filter(|rating| {
-            let user = model.users.get(test.users.id(rating.user));
-            let item = model.items.get(test.items.id(rating.item));
-            match (user, item) {
-                (Some(user), Some(item)) => {
-                    model.rated_by(user).binary_search(&item).is_ok()
-                }
-                _ => false,
-            }
+            let user = test.users.id(rating.user);
+            model.rated_in_training(user, test.items.id(rating.item))
         })
         .count()
 }

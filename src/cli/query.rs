@@ -661,15 +661,7 @@ pub(super) fn similar(command: SimilarCommand) -> Result<()> {
 pub(super) fn predict(command: PredictCommand) -> Result<()> {
     let model = persist::load(&command.model)?;
     let prediction = model.predict(&command.user, &command.item);
-    let in_training = match (
-        model.users.get(&command.user),
-        model.items.get(&command.item),
-    ) {
-        (Some(user), Some(item)) => {
-            model.rated_by(user).binary_search(&item).is_ok()
-        }
-        _ => false,
-    };
+    let in_training = model.rated_in_training(&command.user, &command.item);
     if in_training && !command.json {
         eprintln!(
             "note: user {} rated item {} in training, so this is the \

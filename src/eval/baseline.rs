@@ -202,10 +202,7 @@ pub struct Popularity<'a> {
 impl<'a> Popularity<'a> {
     /// Counts the training ratings of each item of `model`.
     pub fn new(model: &'a Model) -> Popularity<'a> {
-        let mut counts = vec![0usize; model.items.len()];
-        for &item in &model.rated_items {
-            counts[item as usize] += 1;
-        }
+        let counts = model.item_rating_counts();
         let mut order: Vec<u32> = (0..model.items.len() as u32).collect();
         order.sort_by_key(|&item| std::cmp::Reverse(counts[item as usize]));
         Popularity { model, order }

@@ -53,10 +53,7 @@ impl MinItemRatings {
         if min <= 1 {
             return MinItemRatings::any();
         }
-        let mut counts = vec![0u32; model.items.len()];
-        for &item in &model.rated_items {
-            counts[item as usize] += 1;
-        }
+        let counts = model.item_rating_counts();
         let allowed = counts.iter().map(|&count| count >= min).collect();
         MinItemRatings {
             min,

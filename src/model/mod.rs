@@ -126,6 +126,26 @@ impl Model {
         self.rated_items.len()
     }
 
+    /// Training ratings of each item index.
+    pub fn item_rating_counts(&self) -> Vec<u32> {
+        let mut counts = vec![0u32; self.items.len()];
+        for &item in &self.rated_items {
+            counts[item as usize] += 1;
+        }
+        counts
+    }
+
+    /// Whether `user` rated `item` in training, by id; false when either
+    /// is unknown.
+    pub fn rated_in_training(&self, user: &str, item: &str) -> bool {
+        match (self.users.get(user), self.items.get(item)) {
+            (Some(user), Some(item)) => {
+                self.rated_by(user).binary_search(&item).is_ok()
+            }
+            _ => false,
+        }
+    }
+
     /// Predicted rating of known indices, before clipping.
     pub fn score(&self, user: u32, item: u32) -> f32 {
         self.global_mean

@@ -147,10 +147,7 @@ impl Recommender {
     /// Wraps `model`, with titles and genres from `catalog` if given.
     pub fn new(model: Model, catalog: Option<ItemCatalog>) -> Recommender {
         let items = model.items.len();
-        let mut rating_counts = vec![0u32; items];
-        for &item in &model.rated_items {
-            rating_counts[item as usize] += 1;
-        }
+        let rating_counts = model.item_rating_counts();
         let mut popular: Vec<u32> = (0..items as u32).collect();
         popular.sort_by(|&a, &b| {
             rating_counts[b as usize]
