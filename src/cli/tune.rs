@@ -135,12 +135,12 @@ pub(super) struct TuneCommand {
     /// training run per fold.
     #[arg(long, default_value = "20,60")]
     epochs: String,
-    /// Learning rates to try: a list, or LOW..HIGH for --search random,
-    /// drawn on a log scale.
+    /// Learning rates to try, each above 0: a list, or LOW..HIGH for
+    /// --search random, drawn on a log scale.
     #[arg(long, default_value = "0.007,0.015")]
     learning_rate: String,
-    /// Factor penalties to try: a list, or LOW..HIGH for --search random,
-    /// drawn on a log scale.
+    /// Factor penalties to try, each 0 or more: a list, or LOW..HIGH for
+    /// --search random, drawn on a log scale.
     #[arg(long, default_value = "0.05,0.1")]
     regularization: String,
     /// Penalty exponents to try: a list of values in [0, 1], or LOW..HIGH
