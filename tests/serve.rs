@@ -510,9 +510,9 @@ fn bad_requests_get_clear_errors() {
     assert!(status.success(), "exit status {status}; log:\n{log}");
 }
 
-/// Read timeout of [`send_raw`]. The server waits for a body with no time
-/// limit of its own, so a response that depends on the body never arrives
-/// within it.
+/// Read timeout of [`send_raw`]. The server waits 5 s for a stalled body
+/// before it answers 408, so a response that waits for the body never
+/// arrives within it.
 const RAW_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Sends `head` and then `body` unchanged on a new connection and reads one

@@ -62,7 +62,7 @@ pub(super) struct BatchOutputArgs {
 }
 
 impl BatchOutputArgs {
-    /// Whether --out was given.
+    /// Returns whether --out was given.
     pub(super) fn has_out(&self) -> bool {
         self.out.is_some()
     }

@@ -217,8 +217,8 @@ pub(super) struct TuneCommand {
 
 /// A value type of a searched setting.
 trait Searched: std::str::FromStr + PartialEq {
-    /// Whether the value is finite, as a 32-bit float beyond its range is
-    /// not.
+    /// Returns whether the value is finite. A 32-bit float parsed from a
+    /// number beyond its range is infinite.
     fn is_finite_value(&self) -> bool;
 }
 

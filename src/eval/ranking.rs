@@ -61,7 +61,7 @@ impl MinItemRatings {
         }
     }
 
-    /// The least number of training ratings of a listed item.
+    /// Returns the minimum training rating count of a listed item.
     pub fn min(&self) -> u32 {
         self.min
     }

@@ -135,8 +135,8 @@ impl Model {
         counts
     }
 
-    /// Whether `user` rated `item` in training, by id; false when either
-    /// is unknown.
+    /// Returns whether `user` rated `item` in training, by id, and false
+    /// when either is unknown.
     pub fn rated_in_training(&self, user: &str, item: &str) -> bool {
         match (self.users.get(user), self.items.get(item)) {
             (Some(user), Some(item)) => {
