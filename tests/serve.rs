@@ -444,7 +444,7 @@ fn bad_requests_get_clear_errors() {
         assert!(message.contains(phrase), "{path}: {message}");
     }
 
-    let posts: [(&str, String, u16, &str); 9] = [
+    let posts: [(&str, String, u16, &str); 10] = [
         ("/predict", "[{\"user\": 1,".into(), 400, "malformed JSON"),
         (
             "/predict",
@@ -489,6 +489,14 @@ fn bad_requests_get_clear_errors() {
             "{\"ratings\": [{\"item\": \"1\", \"rating\": 9.5}]}".into(),
             400,
             "rating 9.5 of item 1 is outside",
+        ),
+        (
+            "/recommend",
+            "{\"ratings\": [{\"item\": \"1\", \"rating\": 4}], \
+             \"min_item_ratings\": 0}"
+                .into(),
+            400,
+            "invalid min_item_ratings 0",
         ),
     ];
     for (path, body, expected, phrase) in posts {
@@ -643,7 +651,7 @@ fn stalled_clients_time_out() {
     let wait = Duration::from_secs(30);
     let (status, body) = send_raw_within(&server, &head, b"[", wait);
     assert_eq!(status, 408, "{body}");
-    assert!(error_of(&body).contains("stopped arriving"), "{body}");
+    assert!(error_of(&body).contains("was not complete"), "{body}");
 
     // A client that sends part of its headers and then nothing neither
     // blocks other requests nor keeps the server from stopping.

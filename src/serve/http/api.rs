@@ -394,7 +394,16 @@ pub(super) async fn recommend_for_ratings(
             .candidates
             .map(|list| list.into_iter().map(|id| id.0).collect()),
         genres: split_list(request.genre.as_deref()),
-        min_item_ratings: request.min_item_ratings.unwrap_or(1),
+        min_item_ratings: match request.min_item_ratings {
+            Some(0) => {
+                return Err(ApiError::bad_request(format!(
+                    "invalid min_item_ratings 0: expected a whole number \
+                     from 1 to {}",
+                    u32::MAX
+                )))
+            }
+            count => count.unwrap_or(1),
+        },
     };
     let served = state.current.load_full();
     let (low, high) = served.recommender.model().rating_range;

@@ -98,6 +98,11 @@ impl IntoResponse for ApiError {
 /// gets the response rather than a reset connection.
 const DRAIN_BYTES: usize = 16 << 20;
 
+/// Time from the start of reading a body within which all of it must
+/// arrive, so that a client sending a byte now and then cannot hold a
+/// request open.
+const BODY_DEADLINE: Duration = Duration::from_secs(30);
+
 /// Time without a new chunk after which reading a body stops: a body being
 /// read gets 408 Request Timeout, and a body declared too large stops
 /// being drained and its connection is closed. A client that declares a
@@ -115,8 +120,8 @@ const DRAIN_IDLE: Duration = Duration::from_secs(5);
 /// # Errors
 ///
 /// A longer body gives 413 Payload Too Large, naming the limit, a body
-/// that stops arriving for [`DRAIN_IDLE`] gives 408, and a body that
-/// cannot be read gives 400.
+/// that stops arriving for [`DRAIN_IDLE`] or takes longer than
+/// [`BODY_DEADLINE`] gives 408, and a body that cannot be read gives 400.
 pub(super) async fn read_body(
     request: Request,
     limit: usize,
@@ -131,20 +136,22 @@ pub(super) async fn read_body(
     }
     let mut data = Vec::new();
     let mut total = 0usize;
+    let deadline = tokio::time::Instant::now() + BODY_DEADLINE;
     loop {
-        let Ok(next) = tokio::time::timeout(DRAIN_IDLE, body.frame()).await
-        else {
-            tracing::debug!(
-                "request body stalled after {total} bytes for {} s",
-                DRAIN_IDLE.as_secs()
-            );
+        let wait = DRAIN_IDLE.min(deadline - tokio::time::Instant::now());
+        let Ok(next) = tokio::time::timeout(wait, body.frame()).await else {
+            if total > limit {
+                return Err(body_too_large(limit));
+            }
+            tracing::debug!("request body incomplete after {total} bytes");
             return Err(ApiError::new(
                 StatusCode::REQUEST_TIMEOUT,
                 format!(
-                    "the request body stopped arriving after {} for {} s; \
-                     send the whole body, as long as its Content-Length says",
+                    "the request body was not complete after {}: send it \
+                     whole, with no pause of {} s or more and within {} s",
                     crate::plural::count(total, "byte"),
-                    DRAIN_IDLE.as_secs()
+                    DRAIN_IDLE.as_secs(),
+                    BODY_DEADLINE.as_secs()
                 ),
             ));
         };

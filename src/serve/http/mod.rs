@@ -326,6 +326,37 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// descriptors, before trying again.
 const ACCEPT_RETRY: Duration = Duration::from_millis(50);
 
+/// Time between two warnings about failed accepts, which come in bursts
+/// when the process runs out of file descriptors.
+const ACCEPT_WARNING_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Failed accepts, warned about at most once per
+/// [`ACCEPT_WARNING_INTERVAL`].
+#[derive(Default)]
+struct AcceptFailures {
+    last_warning: Option<Instant>,
+    unreported: u64,
+}
+
+impl AcceptFailures {
+    fn record(&mut self, error: &std::io::Error) {
+        let due = self
+            .last_warning
+            .is_none_or(|at| at.elapsed() >= ACCEPT_WARNING_INTERVAL);
+        if !due {
+            self.unreported += 1;
+            return;
+        }
+        tracing::warn!(
+            "cannot accept a connection: {error} ({} more failures since \
+             the last warning); clients wait until connections close",
+            self.unreported
+        );
+        self.last_warning = Some(Instant::now());
+        self.unreported = 0;
+    }
+}
+
 /// Serves connections from `listener` with `app` until `shutdown`
 /// completes, then lets open connections finish for up to
 /// [`SHUTDOWN_GRACE`].
@@ -340,12 +371,13 @@ async fn accept_until(
         .header_read_timeout(HEADER_TIMEOUT);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
+    let mut accept_failures = AcceptFailures::default();
     loop {
         let (stream, remote) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(pair) => pair,
                 Err(error) => {
-                    tracing::warn!("cannot accept a connection: {error}");
+                    accept_failures.record(&error);
                     tokio::time::sleep(ACCEPT_RETRY).await;
                     continue;
                 }
