@@ -1725,3 +1725,25 @@ fn predict_notes_training_pair() {
         .json();
     assert_eq!(json["in_training"], false, "{json}");
 }
+
+#[test]
+fn dash_misuse_rejected() {
+    let fixture = Fixture::new();
+    let csv = std::fs::read(&fixture.ratings).unwrap();
+    let args = ["evaluate", "--train", "-", "--test", "-"];
+    let run = descent_with_stdin(args, &csv).failure();
+    assert!(
+        run.stderr.contains("given for two inputs"),
+        "{}",
+        run.stderr
+    );
+
+    let args = ["train", "--ratings", text(&fixture.ratings), "--model", "-"];
+    let run = descent(args).failure();
+    assert!(run.stderr.contains("standard output"), "{}", run.stderr);
+    assert!(!Path::new("-").exists(), "a file named - was written");
+
+    let run = descent(["generate", "--out", "-"]).failure();
+    assert!(run.stderr.contains("name a folder"), "{}", run.stderr);
+    assert!(!Path::new("-").exists(), "a folder named - was made");
+}

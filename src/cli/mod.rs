@@ -537,6 +537,11 @@ fn train_with_progress(
 /// Fails when the folder that is to hold `path` does not exist, so that
 /// the mistake is reported before training rather than after it.
 fn check_output_folder(path: &Path) -> Result<()> {
+    if path == Path::new("-") {
+        return Err(Error::Invalid(
+            "cannot write to - (standard output) here; name a file".into(),
+        ));
+    }
     persist::check_replaceable(path)?;
     let folder = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
@@ -566,9 +571,11 @@ pub(super) fn check_distinct_files(
     inputs: &[(&str, &Path)],
     outputs: &[(&str, &Path)],
 ) -> Result<()> {
+    // Standard input has no file of its own to destroy.
+    let is_stdin = |path: &Path| path == Path::new("-");
     for (position, &(name, path)) in outputs.iter().enumerate() {
         let earlier = inputs.iter().chain(&outputs[..position]);
-        for &(other_name, other) in earlier {
+        for &(other_name, other) in earlier.filter(|(_, p)| !is_stdin(p)) {
             if same_place(path, other) {
                 return Err(Error::Invalid(format!(
                     "{name} {} names the same file as {other_name} {}; \

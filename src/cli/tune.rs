@@ -350,6 +350,13 @@ pub(super) fn run(command: TuneCommand) -> Result<()> {
     let candidates = descent::eval::tune::candidates(&settings)?;
     let candidate_count = candidates.len();
     let max_factors = candidates.iter().map(|c| c.factors).max();
+    if command.out == Path::new("-") {
+        return Err(Error::Invalid(
+            "--out - (standard output) cannot hold tune's three files; name \
+             a folder"
+                .into(),
+        ));
+    }
     if command.out.exists() && !command.out.is_dir() {
         return Err(Error::Invalid(format!(
             "--out {} is a file, not a folder",

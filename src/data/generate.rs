@@ -506,6 +506,13 @@ fn write_atomically(
 /// folder, link or device, and [`Error::AlreadyExists`] when a file exists
 /// and `force` is false.
 pub fn check_destination(dir: &Path, force: bool) -> Result<()> {
+    if dir == Path::new("-") {
+        return Err(Error::Invalid(
+            "cannot write into - (standard output): two files are written, \
+             so name a folder"
+                .into(),
+        ));
+    }
     if dir.exists() && !dir.is_dir() {
         return Err(Error::Invalid(format!(
             "cannot write into {}: it is a file, not a folder; name a \

@@ -92,6 +92,12 @@ fn open_stdin() -> Result<Input> {
     use std::io::IsTerminal;
     use std::os::fd::AsFd;
 
+    use std::os::unix::fs::FileTypeExt;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// Set once standard input is opened: it can be read only once.
+    static TAKEN: AtomicBool = AtomicBool::new(false);
+
     let stdin = io::stdin();
     if stdin.is_terminal() {
         return Err(Error::Invalid(
@@ -100,11 +106,30 @@ fn open_stdin() -> Result<Input> {
                 .into(),
         ));
     }
+    if TAKEN.swap(true, Ordering::SeqCst) {
+        return Err(Error::Invalid(
+            "- (standard input) is given for two inputs, but it can be read \
+             only once; name a file for the other"
+                .into(),
+        ));
+    }
     let fd = stdin
         .as_fd()
         .try_clone_to_owned()
         .map_err(|e| Error::io("- (standard input)", e))?;
-    Ok(Input::Stream(File::from(fd)))
+    let file = File::from(fd);
+    let kind = file
+        .metadata()
+        .map_err(|e| Error::io("- (standard input)", e))?
+        .file_type();
+    if kind.is_char_device() || kind.is_block_device() {
+        return Err(Error::Invalid(
+            "- (standard input) is a device, such as /dev/null or /dev/zero; \
+             redirect a file or pipe into it"
+                .into(),
+        ));
+    }
+    Ok(Input::Stream(file))
 }
 
 #[cfg(not(unix))]

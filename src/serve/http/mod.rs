@@ -127,6 +127,12 @@ pub fn load(model: &Path, items: Option<&Path>) -> Result<Recommender> {
 
 /// Fails unless `path` leads to a regular file, naming `option`.
 fn check_regular(path: &Path, option: &str) -> Result<()> {
+    if path == Path::new("-") {
+        return Err(Error::Invalid(format!(
+            "{option} - (standard input): serve reads it again on each \
+             reload, so give it a file"
+        )));
+    }
     let metadata = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
     if metadata.is_file() {
         return Ok(());
