@@ -285,6 +285,16 @@ fn huge_values_named_as_typed() {
     );
     assert!(!run.stderr.contains("inf"), "{}", run.stderr);
 
+    let run = tune(&fixture, &out, "2", "1e-50", &[]).failure();
+    assert!(
+        run.stderr.contains("1e-50 is too close to 0"),
+        "{}",
+        run.stderr
+    );
+    let run = tune(&fixture, &out, "2", "0.01", &["--init-std", "1e40"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("--init-std 1e40"), "{}", run.stderr);
+
     // A usage error of the command line, so exit code 2.
     let extra = ["--metric", "ndcg", "--relevance-threshold", "-1e40"];
     let run = tune(&fixture, &out, "2", "0.01", &extra);

@@ -1,6 +1,6 @@
 //! `descent generate`: write a synthetic data set from a planted model.
 
-use super::values::whole;
+use super::values::{whole, Real};
 use super::*;
 
 use descent::data::generate::MAX_RANK;
@@ -49,6 +49,7 @@ pub(super) struct GenerateCommand {
     #[arg(
         long,
         allow_hyphen_values = true,
+        value_parser = Real,
         default_value_t = SyntheticSpec::default().noise
     )]
     noise: f32,

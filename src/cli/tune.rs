@@ -160,6 +160,7 @@ pub(super) struct TuneCommand {
     #[arg(
         long,
         allow_hyphen_values = true,
+        value_parser = Real,
         default_value_t = TrainParams::default().adagrad_initial_accumulator
     )]
     adagrad_initial_accumulator: f32,
@@ -168,6 +169,7 @@ pub(super) struct TuneCommand {
     #[arg(
         long,
         allow_hyphen_values = true,
+        value_parser = Real,
         default_value_t = TrainParams::default().bias_learning_rate
     )]
     bias_learning_rate: f32,
@@ -176,6 +178,7 @@ pub(super) struct TuneCommand {
     #[arg(
         long,
         allow_hyphen_values = true,
+        value_parser = Real,
         default_value_t = TrainParams::default().decay
     )]
     decay: f32,
@@ -183,6 +186,7 @@ pub(super) struct TuneCommand {
     #[arg(
         long,
         allow_hyphen_values = true,
+        value_parser = Real,
         default_value_t = TrainParams::default().bias_regularization
     )]
     bias_regularization: f32,
@@ -191,6 +195,7 @@ pub(super) struct TuneCommand {
     #[arg(
         long,
         allow_hyphen_values = true,
+        value_parser = Real,
         default_value_t = TrainParams::default().init_std
     )]
     init_std: f32,
@@ -217,20 +222,28 @@ pub(super) struct TuneCommand {
 
 /// A value type of a searched setting.
 trait Searched: std::str::FromStr + PartialEq {
-    /// Returns whether the value is finite. A 32-bit float parsed from a
-    /// number beyond its range is infinite.
-    fn is_finite_value(&self) -> bool;
+    /// Returns why `text`, parsed as `self`, cannot be used as typed: a
+    /// 32-bit float beyond its range reads as infinite and one too close
+    /// to 0 reads as 0.
+    fn misread(&self, text: &str) -> Option<&'static str>;
 }
 
 impl Searched for usize {
-    fn is_finite_value(&self) -> bool {
-        true
+    fn misread(&self, _: &str) -> Option<&'static str> {
+        None
     }
 }
 
 impl Searched for f32 {
-    fn is_finite_value(&self) -> bool {
-        self.is_finite()
+    fn misread(&self, text: &str) -> Option<&'static str> {
+        let wide = text.parse::<f64>().unwrap_or(f64::NAN);
+        if !self.is_finite() {
+            Some("is not a finite 32-bit number (at most about 3.4e38)")
+        } else if *self == 0.0 && wide != 0.0 {
+            Some("is too close to 0 for a 32-bit number, which reads it as 0")
+        } else {
+            None
+        }
     }
 }
 
@@ -248,19 +261,15 @@ fn parse_choice<T: Searched>(
             .into(),
     };
     let number = |part: &str| {
-        let value = part.trim().parse::<T>().map_err(|_| bad())?;
-        if value.is_finite_value() {
-            Ok(value)
-        } else {
-            Err(Error::InvalidParameter {
+        let part = part.trim();
+        let value = part.parse::<T>().map_err(|_| bad())?;
+        match value.misread(part) {
+            None => Ok(value),
+            Some(problem) => Err(Error::InvalidParameter {
                 name,
                 value: text.to_string(),
-                reason: format!(
-                    "{} is not a finite 32-bit number (at most about \
-                     3.4e38)",
-                    part.trim()
-                ),
-            })
+                reason: format!("{part} {problem}"),
+            }),
         }
     };
     if let Some((low, high)) = text.split_once("..") {
