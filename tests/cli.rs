@@ -829,6 +829,8 @@ fn malformed_rows_named() {
         ("semicolon.csv", "1;101;4\n", ":1:", "--format"),
         ("semicolons.csv", "1;101;4\n", ":1:", "tr ';' ','"),
         ("bars.csv", "u|i|r\n1|101|4\n", ":1:", "tr '|' ','"),
+        ("decimal-comma.csv", "1;101;3,5\n", ":1:", "tr ';' ','"),
+        ("spaced-bars.txt", "1 | 101 | 4\n", ":1:", "tr '|' ','"),
     ];
     for (file, contents, line, word) in cases {
         let path = fixture.write(file, contents);
@@ -1647,6 +1649,15 @@ fn evaluate_min_item_ratings_lists() {
         assert_eq!(ranking["users"], all["ranking"]["users"], "{none}");
     }
     assert_eq!(none["rmse"], all["rmse"], "RMSE changed");
+
+    let mut args = vec!["evaluate", "--ratings", text(&fixture.ratings)];
+    args.extend(["--epochs", "2", "--min-item-ratings", "100"]);
+    let run = descent(args).success();
+    assert!(
+        run.stderr.contains("no list contains an item"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]

@@ -819,6 +819,14 @@ fn report_text(report: &SplitReport) -> String {
         if let Some(popularity) = &baselines.popularity {
             text.push_str(&ranking_line("popularity", popularity));
         }
+        if ranking.min_item_ratings > 1 && ranking.covered_items == 0 {
+            eprintln!(
+                "warning: no list contains an item with \
+                 --min-item-ratings {}; check that some items have that \
+                 many training ratings",
+                ranking.min_item_ratings
+            );
+        }
     } else {
         text.push_str(
             "top-N not measured: no test user has a rating at or above the \

@@ -586,11 +586,9 @@ impl RowReader {
             );
         }
         // Separators that other tools write but no --format reads.
-        let unread = [(b';', "semicolons"), (b'|', "bars")].into_iter().find(
-            |(byte, _)| {
-                found == 1 && fields.first().is_some_and(|f| f.contains(byte))
-            },
-        );
+        let unread = [(b';', "semicolons"), (b'|', "bars")]
+            .into_iter()
+            .find(|(byte, _)| fields.iter().any(|f| f.contains(byte)));
         if let Some((byte, name)) = unread {
             let byte = byte as char;
             message.push_str(&format!(
@@ -599,7 +597,7 @@ impl RowReader {
                  with tr '{byte}' ','"
             ));
         }
-        if found > 4 && self.format == Format::Whitespace {
+        if unread.is_none() && found > 4 && self.format == Format::Whitespace {
             message.push_str(
                 "; a dense matrix with one row per user and one column per \
                  item is read with --format matrix",
