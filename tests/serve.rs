@@ -660,8 +660,14 @@ fn stalled_clients_time_out() {
     stalled.write_all(b"GET /health HTTP/1.1\r\n").unwrap();
     let (status, _) = get(&agent(), &server.url("/health"));
     assert_eq!(status, 200);
+
+    // A second signal ends the wait for open connections. The pause lets
+    // the server take the first signal on its own.
+    server.signal(libc::SIGTERM);
+    std::thread::sleep(Duration::from_millis(500));
     let (status, log) = server.stop();
     assert!(status.success(), "exit status {status}; log:\n{log}");
+    assert!(log.contains("received SIGTERM again"), "{log}");
     drop(stalled);
 }
 

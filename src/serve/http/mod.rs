@@ -309,12 +309,11 @@ async fn serve(
         terminate,
     } = signals;
     tokio::spawn(reload_on_hangup(Arc::clone(&state), hangup));
-    accept_until(
-        listener,
-        router(state),
-        shutdown_signal(interrupt, terminate),
-    )
-    .await;
+    let stop = StopSignals {
+        interrupt,
+        terminate,
+    };
+    accept_until(listener, router(state), stop).await;
     tracing::info!("stopped");
     Ok(())
 }
@@ -363,20 +362,19 @@ impl AcceptFailures {
     }
 }
 
-/// Serves connections from `listener` with `app` until `shutdown`
-/// completes, then lets open connections finish for up to
-/// [`SHUTDOWN_GRACE`].
+/// Serves connections from `listener` with `app` until a stop signal,
+/// then lets open connections finish for up to [`SHUTDOWN_GRACE`], or
+/// until a second stop signal.
 async fn accept_until(
     listener: tokio::net::TcpListener,
     app: Router,
-    shutdown: impl std::future::Future<Output = ()>,
+    mut stop: StopSignals,
 ) {
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .timer(hyper_util::rt::TokioTimer::new())
         .header_read_timeout(HEADER_TIMEOUT);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let mut shutdown = std::pin::pin!(shutdown);
     let mut accept_failures = AcceptFailures::default();
     loop {
         let (stream, remote) = tokio::select! {
@@ -388,7 +386,10 @@ async fn accept_until(
                     continue;
                 }
             },
-            () = &mut shutdown => break,
+            name = stop.next() => {
+                tracing::info!("received {name}, shutting down");
+                break;
+            }
         };
         // Responses are small, so waiting to fill a packet only adds
         // latency.
@@ -414,6 +415,11 @@ async fn accept_until(
                 "connections still open {} s after the shutdown signal; \
                  closing them",
                 SHUTDOWN_GRACE.as_secs()
+            );
+        }
+        name = stop.next() => {
+            tracing::warn!(
+                "received {name} again; closing the open connections now"
             );
         }
     }
@@ -473,37 +479,36 @@ async fn reload_on_hangup(state: Arc<AppState>, hangup: Option<SignalStream>) {
     let _ = (state, hangup);
 }
 
-/// Completes on SIGINT or SIGTERM.
-async fn shutdown_signal(
+/// SIGINT and SIGTERM, either of which stops the server.
+struct StopSignals {
     interrupt: Option<SignalStream>,
     terminate: Option<SignalStream>,
-) {
-    #[cfg(unix)]
-    {
-        let wait = |stream: Option<SignalStream>| async move {
-            match stream {
-                Some(mut stream) => {
-                    stream.recv().await;
+}
+
+impl StopSignals {
+    /// Waits for the next SIGINT or SIGTERM and returns its name.
+    async fn next(&mut self) -> &'static str {
+        #[cfg(unix)]
+        {
+            async fn wait(stream: &mut Option<SignalStream>) {
+                match stream {
+                    Some(stream) => {
+                        stream.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
                 }
-                None => std::future::pending::<()>().await,
             }
-        };
-        tokio::select! {
-            () = wait(interrupt) => {
-                tracing::info!("received SIGINT, shutting down");
-            }
-            () = wait(terminate) => {
-                tracing::info!("received SIGTERM, shutting down");
+            tokio::select! {
+                () = wait(&mut self.interrupt) => "SIGINT",
+                () = wait(&mut self.terminate) => "SIGTERM",
             }
         }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = (interrupt, terminate);
-        if tokio::signal::ctrl_c().await.is_ok() {
-            tracing::info!("received SIGINT, shutting down");
-        } else {
-            std::future::pending::<()>().await;
+        #[cfg(not(unix))]
+        {
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+            "SIGINT"
         }
     }
 }
