@@ -65,6 +65,30 @@ impl SplitArg {
     }
 }
 
+/// Options of the top-N lists that ranking metrics score, shared by
+/// `evaluate` and `tune`.
+#[derive(Args, Debug)]
+pub(super) struct ListArgs {
+    /// Leave items with fewer than this many training ratings out of the
+    /// top-N lists of the model and of the popularity baseline, as
+    /// `recommend --min-item-ratings` does, 1 to 4294967295. RMSE and MAE
+    /// are unchanged. The default, 1, lists every item.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 1,
+        value_parser = whole(1, u64::from(u32::MAX))
+    )]
+    min_item_ratings: usize,
+}
+
+impl ListArgs {
+    /// Returns --min-item-ratings, which its parser keeps within `u32`.
+    pub(super) fn min_item_ratings(&self) -> u32 {
+        self.min_item_ratings as u32
+    }
+}
+
 /// Early stopping options, shared by `train` and `evaluate`.
 #[derive(Args, Debug)]
 pub(super) struct EarlyStopArgs {
@@ -275,17 +299,8 @@ pub(super) struct EvaluateCommand {
     /// rating range, 4 on a 1..5 scale].
     #[arg(long, allow_hyphen_values = true, value_parser = Real)]
     relevance_threshold: Option<f32>,
-    /// Leave items with fewer than this many training ratings out of the
-    /// top-N lists of the model and of the popularity baseline, as
-    /// `recommend --min-item-ratings` does, 1 to 4294967295. RMSE and MAE
-    /// are unchanged. The default, 1, lists every item.
-    #[arg(
-        long,
-        value_name = "N",
-        default_value_t = 1,
-        value_parser = whole(1, u64::from(u32::MAX))
-    )]
-    min_item_ratings: usize,
+    #[command(flatten)]
+    lists: ListArgs,
     /// Print exactly one JSON object.
     #[arg(long)]
     json: bool,
@@ -320,7 +335,7 @@ impl EvaluateCommand {
         Ok(EvalSettings {
             n: self.n,
             relevance_threshold: self.relevance_threshold,
-            min_item_ratings: self.min_item_ratings as u32,
+            min_item_ratings: self.lists.min_item_ratings(),
             early_stop: self.early_stop.settings()?,
             // Test RMSE after every epoch costs a pass over the test
             // ratings, so it is measured only where it is shown: in the

@@ -107,17 +107,8 @@ pub(super) struct TuneCommand {
     /// rating range].
     #[arg(long, allow_hyphen_values = true, value_parser = Real)]
     relevance_threshold: Option<f32>,
-    /// Leave items with fewer than this many training ratings out of the
-    /// top-N lists of the model and of the popularity baseline, as
-    /// `recommend --min-item-ratings` does, 1 to 4294967295. RMSE and MAE
-    /// are unchanged. The default, 1, lists every item.
-    #[arg(
-        long,
-        value_name = "N",
-        default_value_t = 1,
-        value_parser = whole(1, u64::from(u32::MAX))
-    )]
-    min_item_ratings: usize,
+    #[command(flatten)]
+    lists: super::evaluate::ListArgs,
     /// Training runs at once, 0 to 1024, each on one thread; 0 for one per
     /// core while the memory estimate fits in half the available memory.
     #[arg(
@@ -343,7 +334,7 @@ impl TuneCommand {
             metric: self.metric.metric(),
             n: self.n,
             relevance_threshold: self.relevance_threshold,
-            min_item_ratings: self.min_item_ratings as u32,
+            min_item_ratings: self.lists.min_item_ratings(),
             at_once: self.jobs,
         })
     }
