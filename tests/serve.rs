@@ -519,8 +519,8 @@ fn bad_requests_get_clear_errors() {
 }
 
 /// Read timeout of [`send_raw`]. The server waits 5 s for a stalled body
-/// before it answers 408, so a response that waits for the body never
-/// arrives within it.
+/// before it responds with 408, so a response that waits for the body
+/// never arrives within it.
 const RAW_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Sends `head` and then `body` unchanged on a new connection and reads one

@@ -566,7 +566,7 @@ fn check_output_folder(path: &Path) -> Result<()> {
 
 /// Checks that no output names an input or another output, comparing the
 /// files themselves, so `./a` and `a` or two hard links clash too. Each
-/// pair holds the option's name and its path.
+/// pair is the option's name and its path.
 pub(super) fn check_distinct_files(
     inputs: &[(&str, &Path)],
     outputs: &[(&str, &Path)],

@@ -902,7 +902,8 @@ fn quote(field: &[u8]) -> String {
     }
 }
 
-/// Longest header name, in characters, that a message quotes whole.
+/// Maximum length of a header name, in characters, that a message quotes
+/// whole.
 const LABEL_CHARS: usize = 40;
 
 /// Returns a header field as a message shows it: control characters

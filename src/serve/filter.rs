@@ -55,7 +55,7 @@ impl ItemFilter {
     }
 
     /// Resolves `spec` against `items`, the model's item ids. Genre names
-    /// are looked up in `genres`, and `rating_counts` holds the training
+    /// are looked up in `genres`, and `rating_counts` contains the training
     /// ratings of each item index.
     ///
     /// Ids that `items` lacks are kept in [`ItemFilter::unknown_ids`]
